@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+// `npm start`: the local edge-etcd cluster, all members in one local runtime, on 127.0.0.1.
+import { parseArgs } from 'node:util'
+import { resolve } from 'node:path'
+import { startLocalCluster } from './local-cluster.mjs'
+
+const HELP = `Usage: npm start [-- options]
+
+Runs a local edge-etcd cluster (the front door and every member Durable Object of
+wrangler.toml's INITIAL_CLUSTER) in one local workerd runtime, on 127.0.0.1.
+
+Options:
+  --port N        port to listen on (default: $PORT, else 2379; 0 = any free port)
+  --data-dir DIR  where members keep their SQLite data (default: $DATA_DIR, else .data/local)
+  --verbose       log every request
+  -h, --help      show this help
+
+Stop it with Ctrl-C; the data stays in the data dir for the next start.
+`
+
+const { values } = parseArgs({
+  options: {
+    port: { type: 'string' },
+    'data-dir': { type: 'string' },
+    verbose: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (values.help) {
+  process.stdout.write(HELP)
+  process.exit(0)
+}
+
+const port = Number(values.port ?? process.env.PORT ?? 2379)
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`invalid port: ${values.port ?? process.env.PORT}`)
+  process.exit(2)
+}
+const persistDir = resolve(values['data-dir'] ?? process.env.DATA_DIR ?? '.data/local')
+
+const cluster = await startLocalCluster({ port, persistDir, verbose: values.verbose })
+console.log(`edge-etcd listening on ${cluster.url}`)
+console.log(`data in ${persistDir}`)
+console.log('press Ctrl-C to stop')
+
+let stopping = false
+async function stop(signal) {
+  if (stopping) return
+  stopping = true
+  console.log(`\n${signal}: stopping`)
+  await cluster.stop()
+  process.exit(0)
+}
+// Miniflare's own signal hook exits at once with 128+signal; replace it with an orderly stop
+// (its exit hook still kills workerd should anything go wrong).
+process.removeAllListeners('SIGINT')
+process.removeAllListeners('SIGTERM')
+process.on('SIGINT', () => void stop('SIGINT'))
+process.on('SIGTERM', () => void stop('SIGTERM'))

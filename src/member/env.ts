@@ -1,0 +1,18 @@
+import type { Member } from './member.ts'
+
+/** The Worker's bindings and vars (wrangler.toml). */
+export interface Env {
+  MEMBER: DurableObjectNamespace<Member>
+  CLUSTER_NAME?: string
+  INITIAL_CLUSTER?: string
+  HEARTBEAT_INTERVAL_MS?: string
+  ELECTION_TIMEOUT_MS?: string
+  SNAPSHOT_COUNT?: string
+  QUOTA_BACKEND_BYTES?: string
+  MAX_REQUEST_BYTES?: string
+  MAX_TXN_OPS?: string
+  AUTO_COMPACTION_MODE?: string
+  AUTO_COMPACTION_RETENTION?: string
+  /** Test-only fault injection (DESIGN.md §5). Never set in a production config. */
+  DEV_FAULTS?: string
+}
