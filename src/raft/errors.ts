@@ -17,8 +17,11 @@ export class RaftError extends Error {
  * still pending. etcd's `ErrProposalDropped`. The caller should retry later or elsewhere.
  */
 export class ProposalDroppedError extends RaftError {
-  constructor(readonly reason: string) {
+  readonly reason: string
+
+  constructor(reason: string) {
     super(`raft proposal dropped: ${reason}`)
+    this.reason = reason
   }
 }
 

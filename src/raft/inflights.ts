@@ -14,11 +14,13 @@ export class Inflights {
    * @param size the most messages in flight
    * @param maxBytes the most payload bytes in flight (0 = unlimited)
    */
-  constructor(
-    readonly size: number,
-    readonly maxBytes = 0,
-  ) {
+  readonly size: number
+  readonly maxBytes: number
+
+  constructor(size: number, maxBytes = 0) {
     assert(size > 0, 'inflights size must be positive')
+    this.size = size
+    this.maxBytes = maxBytes
   }
 
   /** Records a MsgApp whose last entry is `index`. Indexes must increase. */

@@ -18,10 +18,13 @@ export class ProgressTracker {
   /** Votes received in the current (pre-)election: true = granted. */
   readonly votes = new Map<NodeId, boolean>()
 
-  constructor(
-    readonly maxInflight: number,
-    readonly maxInflightBytes: number,
-  ) {}
+  readonly maxInflight: number
+  readonly maxInflightBytes: number
+
+  constructor(maxInflight: number, maxInflightBytes: number) {
+    this.maxInflight = maxInflight
+    this.maxInflightBytes = maxInflightBytes
+  }
 
   /** The configuration as a plain ConfState. */
   confState(): ConfState {
