@@ -313,12 +313,13 @@ export class Raft {
     this.lead = this.id
     this.state = 'leader'
     this.trk.progress.get(this.id)?.becomeReplicate()
-    // Conservatively forbid conf changes until everything up to here is applied: a pending one
-    // may exist in the uncommitted tail (this also covers the single-server-change bug, see
-    // Ongaro's raft-dev post of 2015: a new leader must commit in its term before changing).
-    this.pendingConfIndex = this.raftLog.lastIndex()
     const ok = this.appendEntry([{ term: 0, index: 0, type: 'normal', data: '' }])
     assert(ok, 'empty entry was dropped')
+    // Forbid conf changes until everything up to and including our no-op is applied: a pending
+    // change may sit in the uncommitted tail, and a new leader must commit an entry of its own
+    // term before changing membership (Ongaro, raft-dev 2015, the single-server-change bug fix;
+    // etcd stops at the entry before the no-op, we include it).
+    this.pendingConfIndex = this.raftLog.lastIndex()
     this.logger.info(`${this.id} became leader at term ${this.term}`)
   }
 

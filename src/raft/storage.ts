@@ -62,6 +62,14 @@ export class MemoryStorage implements Storage {
   private snap: Snapshot = emptySnapshot()
   private ents: Entry[] = [{ term: 0, index: 0, type: 'normal', data: '' }]
 
+  /**
+   * @param confState optional initial membership (held by the empty index-0 snapshot), for
+   *   tests that start nodes from a prepared log instead of bootstrapping.
+   */
+  constructor(confState?: ConfState) {
+    if (confState) this.snap.metadata.confState = cloneConfState(confState)
+  }
+
   initialState(): { hardState: HardState; confState: ConfState } {
     return {
       hardState: { ...this.hardState },
