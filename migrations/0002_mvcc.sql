@@ -39,11 +39,12 @@ CREATE TABLE IF NOT EXISTS mvcc_latest (
 CREATE INDEX IF NOT EXISTS mvcc_latest_by_lease ON mvcc_latest (lease) WHERE lease <> '0';
 
 -- Store-wide counters: current_revision, compact_revision, applied_index (all decimal TEXT).
+-- compact_revision starts at -1, as etcd's compactMainRev: compacting at 0 succeeds once.
 CREATE TABLE IF NOT EXISTS mvcc_meta (
   name TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 INSERT OR IGNORE INTO mvcc_meta (name, value) VALUES
   ('current_revision', '1'),
-  ('compact_revision', '0'),
+  ('compact_revision', '-1'),
   ('applied_index', '0');

@@ -20,7 +20,8 @@ import {
   assert,
 } from './errors.ts'
 import { Crc32c, marshalKeyValue, revisionBytes } from './hash.ts'
-import { keySpan, spanCondition } from './key-range.ts'
+import { goSort } from './go-sort.ts'
+import { compareBytes, keySpan, spanCondition } from './key-range.ts'
 import type { KeySpan } from './key-range.ts'
 import type { Sql, SqlRow, SqlValue } from './sql.ts'
 import { toBigInt, toBytes, toNum } from './sql.ts'
@@ -105,7 +106,7 @@ export class KvStore {
     return Number(this.meta('current_revision'))
   }
 
-  /** The revision the store was last compacted at (0 if never). */
+  /** The revision the store was last compacted at (-1 if never, as etcd). */
   compactedRevision(): number {
     return Number(this.meta('compact_revision'))
   }
@@ -357,7 +358,7 @@ export class KvStore {
     const header = { revision: view.rev }
     const count = this.countAt(span, rev, rev === view.rev)
     if (count === 0 || req.countOnly) return { header, kvs: [], more: false, count }
-    const kvs = this.fetchAt(span, rev, rev === view.rev, req)
+    const kvs = this.fetchAt(span, rev, rev === view.rev, req, count)
     let more = false
     if (req.limit > 0 && kvs.length > req.limit) {
       kvs.length = req.limit
@@ -464,7 +465,29 @@ export class KvStore {
    * The kvs a range returns before truncation to `limit`: filters, order and the limit + 1 that
    * tells `more` are pushed into SQL, so the work done grows with the reply, not the store.
    */
-  private fetchAt(span: KeySpan, rev: number, isLatest: boolean, req: RangeRequest): KeyValue[] {
+  private fetchAt(
+    span: KeySpan,
+    rev: number,
+    isLatest: boolean,
+    req: RangeRequest,
+    count = 0,
+  ): KeyValue[] {
+    const sort = effectiveSort(req)
+    const filtered =
+      req.maxModRevision !== 0 ||
+      req.minModRevision !== 0 ||
+      req.maxCreateRevision !== 0 ||
+      req.minCreateRevision !== 0
+    // etcd fetches limit + 1 kvs in key order unless the request names a sort order or a filter,
+    // and sorts only what it fetched: with sort_order NONE and a non-KEY target, the first
+    // limit + 1 keys are sorted (etcd's applierV3backend.Range, kept as is).
+    const prefetch = req.sortOrder === SortOrder.NONE && !filtered && req.limit > 0
+    const byValue = sort !== null && sort.column !== 'h.key'
+    // etcd sorts with Go's unstable sort.Sort; to return ties in etcd's order we sort as Go does,
+    // over the fetched kvs in key order, when there are few enough to hold.
+    const exact = byValue && (prefetch || count <= EXACT_SORT_MAX_KEYS)
+    const limit =
+      req.limit > 0 && (!exact || prefetch) ? Math.min(req.limit + 1, Number.MAX_SAFE_INTEGER) : 0
     const source = isLatest ? latestSource(span) : historicalSource(span, rev)
     const filters: string[] = []
     const bindings: SqlValue[] = [...source.bindings]
@@ -476,11 +499,10 @@ export class KvStore {
     if (req.minModRevision !== 0) add('h.main >= ?', req.minModRevision)
     if (req.maxCreateRevision !== 0) add('h.create_revision <= ?', req.maxCreateRevision)
     if (req.minCreateRevision !== 0) add('h.create_revision >= ?', req.minCreateRevision)
-    const limit = req.limit > 0 ? Math.min(req.limit + 1, Number.MAX_SAFE_INTEGER) : 0
     const rows = this.sql.exec(
       `SELECT h.key, h.create_revision, h.main, h.version, h.lease, h.value FROM ${source.from}
        ${filters.length > 0 ? `AND ${filters.join(' AND ')}` : ''}
-       ORDER BY ${orderBy(req)} ${limit > 0 ? `LIMIT ${limit}` : ''}`,
+       ORDER BY ${exact ? 'h.key ASC' : orderBy(sort)} ${limit > 0 ? `LIMIT ${limit}` : ''}`,
       ...bindings,
     )
     const kvs: KeyValue[] = []
@@ -493,6 +515,7 @@ export class KvStore {
       }
       kvs.push(kv)
     }
+    if (exact && sort !== null) goSort(kvs, goLess(req.sortTarget, sort.descending))
     return kvs
   }
 }
@@ -518,16 +541,17 @@ function historicalSource(span: KeySpan, rev: number): { from: string; bindings:
   }
 }
 
+/** Above this many keys in a span, a sorted range orders ties by key instead of as Go does. */
+export const EXACT_SORT_MAX_KEYS = 10_000
+
 /**
- * etcd's sort: a non-KEY target with order NONE sorts ASCEND; ties keep key order (Go's
- * sort.Sort is an insertion sort up to 12 elements, so stable there; beyond, etcd's tie order is
- * unspecified and ours stays key order). Unknown orders and targets leave key order.
+ * etcd's sort choice: a non-KEY target with order NONE sorts ASCEND; an unknown order or target
+ * leaves key order (null).
  */
-function orderBy(req: RangeRequest): string {
+function effectiveSort(req: RangeRequest): { column: string; descending: boolean } | null {
   let order = req.sortOrder
   if (req.sortTarget !== SortTarget.KEY && order === SortOrder.NONE) order = SortOrder.ASCEND
-  const dir = order === SortOrder.DESCEND ? 'DESC' : order === SortOrder.ASCEND ? 'ASC' : null
-  if (dir === null) return 'h.key ASC'
+  if (order !== SortOrder.ASCEND && order !== SortOrder.DESCEND) return null
   const column: Record<number, string> = {
     [SortTarget.KEY]: 'h.key',
     [SortTarget.VERSION]: 'h.version',
@@ -536,9 +560,33 @@ function orderBy(req: RangeRequest): string {
     [SortTarget.VALUE]: 'h.value',
   }
   const col = column[req.sortTarget]
-  if (col === undefined) return 'h.key ASC'
-  if (col === 'h.key') return `h.key ${dir}`
-  return `${col} ${dir}, h.key ASC`
+  return col === undefined ? null : { column: col, descending: order === SortOrder.DESCEND }
+}
+
+/** SQL ORDER BY for a sort (ties by key: the stable order, used for very large spans). */
+function orderBy(sort: { column: string; descending: boolean } | null): string {
+  if (sort === null) return 'h.key ASC'
+  const dir = sort.descending ? 'DESC' : 'ASC'
+  return sort.column === 'h.key' ? `h.key ${dir}` : `${sort.column} ${dir}, h.key ASC`
+}
+
+/** etcd's kvSortBy* Less for a target, reversed (sort.Reverse) for DESCEND. */
+function goLess(target: number, descending: boolean): (a: KeyValue, b: KeyValue) => boolean {
+  const asc = (a: KeyValue, b: KeyValue): boolean => {
+    switch (target) {
+      case SortTarget.VERSION:
+        return a.version < b.version
+      case SortTarget.CREATE:
+        return a.createRevision < b.createRevision
+      case SortTarget.MOD:
+        return a.modRevision < b.modRevision
+      case SortTarget.VALUE:
+        return compareBytes(a.value, b.value) < 0
+      default:
+        return compareBytes(a.key, b.key) < 0
+    }
+  }
+  return descending ? (a, b) => asc(b, a) : asc
 }
 
 function plainRange(key: Uint8Array): RangeRequest {
