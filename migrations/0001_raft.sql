@@ -32,3 +32,12 @@ CREATE TABLE IF NOT EXISTS member_identity (
   cluster_id TEXT NOT NULL,
   created_at_ms INTEGER NOT NULL
 );
+
+-- Proposals already applied, by client request id, with their answers: a retried proposal
+-- (same id) is applied at most once and gets the first answer again. Pruned by applied index.
+CREATE TABLE IF NOT EXISTS member_requests (
+  request_id TEXT PRIMARY KEY,
+  applied_index INTEGER NOT NULL,
+  response TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS member_requests_by_index ON member_requests (applied_index);

@@ -1,42 +1,228 @@
 // The Worker front door: etcd's v3 HTTP/JSON API (grpc-gateway shape) in front of the members.
-import { Hono } from 'hono'
-import { readClusterConfig } from '../member/config.ts'
+import { Hono, type Context } from 'hono'
+import { EtcdErrors, EtcdError } from '../api/errors.ts'
+import {
+  decodeKvRequest,
+  needsConsensus,
+  validateKvRequest,
+  type KvRoute,
+} from '../api/kv-service.ts'
+import { readClusterConfig, type ClusterConfig } from '../member/config.ts'
 import type { Env } from '../member/env.ts'
-import { memberHandles } from './members.ts'
+import type { MemberFailure, MemberStatus } from '../member/member.ts'
+import type { KvReply } from '../member/kv-machine.ts'
+import { GRPC_OVERHEAD_BYTES } from '../api/validate.ts'
+import { errorResponse, jsonResponse, readBody, textResponse } from './http.ts'
+import { memberHandles, type MemberHandle } from './members.ts'
+import { callWithFailover, RetryableError } from './routing.ts'
+
+type AppEnv = { Bindings: Env }
+
+/** How long the front door keeps trying members for one request (etcd clients use ~5–10 s). */
+const REQUEST_DEADLINE_MS = 10_000
+/** How long /health waits for members. */
+const HEALTH_TIMEOUT_MS = 2_000
+
+/** Clusters whose members this isolate already woke (alarms keep them ticking after that). */
+const woken = new Set<string>()
+
+interface Cluster {
+  config: ClusterConfig
+  members: MemberHandle[]
+}
+
+function clusterOf(c: Context<AppEnv>): Cluster {
+  const config = readClusterConfig(c.env as unknown as Record<string, unknown>)
+  const members = memberHandles(c.env, config)
+  if (!woken.has(config.clusterName)) {
+    woken.add(config.clusterName)
+    // Durable Objects run only when called: start every member once so raft can elect a leader.
+    for (const m of members) {
+      c.executionCtx.waitUntil(
+        m.stub.start(m.spec.name).then(
+          () => undefined,
+          () => woken.delete(config.clusterName),
+        ),
+      )
+    }
+  }
+  return { config, members }
+}
+
+/** Turns a member's failure value into a retry (with the leader it named, if any). */
+function retryOn(
+  r: KvReply | MemberFailure,
+  learnLeader: (name: string | undefined) => void,
+): KvReply {
+  if ('status' in r) return r
+  learnLeader(r.leaderName)
+  throw new RetryableError(r.etcdError)
+}
+
+/** The error for a request that no member could serve in time. */
+function unavailable(e: unknown): EtcdError {
+  if (e instanceof RetryableError && e.message in EtcdErrors) {
+    return EtcdErrors[e.message as keyof typeof EtcdErrors]
+  }
+  return EtcdErrors.NoLeader
+}
+
+async function handleKv(c: Context<AppEnv>, route: KvRoute): Promise<Response> {
+  const { config, members } = clusterOf(c)
+  try {
+    const body = await readBody(c.req.raw, config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
+    const request = decodeKvRequest(route, body)
+    validateKvRequest(request, {
+      maxTxnOps: config.maxTxnOps,
+      maxRequestBytes: config.maxRequestBytes,
+    })
+    const write = needsConsensus(request)
+    const serializable = request.route === 'range' && request.request.serializable
+    const requestId = crypto.randomUUID()
+    const reply = await callWithFailover(
+      config.clusterName,
+      members,
+      serializable ? 'any' : 'leader',
+      REQUEST_DEADLINE_MS,
+      async (m, learnLeader) =>
+        retryOn(
+          write
+            ? await m.stub.write(m.spec.name, route, body, requestId)
+            : await m.stub.read(m.spec.name, route, body, serializable),
+          learnLeader,
+        ),
+    ).catch((e: unknown) => {
+      throw unavailable(e)
+    })
+    return jsonResponse(reply.body, reply.status)
+  } catch (e) {
+    return errorResponse(e)
+  }
+}
+
+/** Asks every member for its status; members that do not answer in time are left out. */
+async function allStatuses(members: MemberHandle[]): Promise<MemberStatus[]> {
+  const timeout = new Promise<undefined>((resolve) =>
+    setTimeout(() => resolve(undefined), HEALTH_TIMEOUT_MS),
+  )
+  const answers = await Promise.all(
+    members.map((m) => Promise.race([m.stub.status(m.spec.name).catch(() => undefined), timeout])),
+  )
+  return answers.filter((s): s is MemberStatus => s !== undefined)
+}
 
 /** Builds the front door's hono app. */
-export function createApp(): Hono<{ Bindings: Env }> {
-  const app = new Hono<{ Bindings: Env }>()
+export function createApp(): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
 
   // etcd: GET /version → {"etcdserver":"3.4.23","etcdcluster":"3.4.0"}, answered by a member.
   app.get('/version', async (c) => {
-    const config = readClusterConfig(c.env as unknown as Record<string, unknown>)
-    const [first] = memberHandles(c.env, config)
-    if (!first) return c.json({ message: 'no members' }, 503)
-    const status = await first.stub.status(first.spec.name)
-    return c.json({
-      etcdserver: status.etcdServerVersion,
-      etcdcluster: status.etcdClusterVersion,
-    })
+    const { config, members } = clusterOf(c)
+    const status = await callWithFailover(
+      config.clusterName,
+      members,
+      'any',
+      REQUEST_DEADLINE_MS,
+      (m) => m.stub.status(m.spec.name),
+    )
+    return jsonResponse(
+      JSON.stringify({
+        etcdserver: status.etcdServerVersion,
+        etcdcluster: status.etcdClusterVersion,
+      }),
+    )
   })
 
-  // etcd: GET /health → {"health":"true"} (200) or {"health":"false"} (503).
+  // etcd: GET /health → {"health":"true"} (200) when the cluster has a leader, else 503.
   app.get('/health', async (c) => {
-    const config = readClusterConfig(c.env as unknown as Record<string, unknown>)
-    const results = await Promise.allSettled(
-      memberHandles(c.env, config).map((m) => m.stub.status(m.spec.name)),
-    )
-    const healthy = results.filter(
-      (r) => r.status === 'fulfilled' && r.value.migrationsApplied.length > 0,
-    ).length
-    const ok = healthy > config.members.length / 2
-    return c.body(JSON.stringify({ health: String(ok) }), ok ? 200 : 503, {
-      'content-type': 'text/plain; charset=utf-8',
-    })
+    const { members } = clusterOf(c)
+    const statuses = await allStatuses(members)
+    const ok = statuses.some((s) => s.isLeader)
+    return textResponse(JSON.stringify({ health: String(ok) }), ok ? 200 : 503)
   })
+
+  for (const prefix of ['/v3', '/v3beta', '/v3alpha']) {
+    for (const route of ['range', 'put', 'deleterange', 'txn', 'compaction'] as const) {
+      app.post(`${prefix}/kv/${route}`, (c) => handleKv(c, route))
+    }
+
+    app.post(`${prefix}/maintenance/status`, async (c) => {
+      const { config, members } = clusterOf(c)
+      try {
+        await readBody(c.req.raw, config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
+        const s = await callWithFailover(
+          config.clusterName,
+          members,
+          'any',
+          REQUEST_DEADLINE_MS,
+          (m) => m.stub.status(m.spec.name),
+        )
+        return jsonResponse(JSON.stringify(statusBody(s)))
+      } catch (e) {
+        return errorResponse(e)
+      }
+    })
+
+    app.post(`${prefix}/cluster/member/list`, async (c) => {
+      const { config, members } = clusterOf(c)
+      try {
+        await readBody(c.req.raw, config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
+        const s = await callWithFailover(
+          config.clusterName,
+          members,
+          'any',
+          REQUEST_DEADLINE_MS,
+          (m) => m.stub.status(m.spec.name),
+        )
+        const origin = new URL(c.req.url).origin
+        return jsonResponse(
+          JSON.stringify({
+            header: {
+              cluster_id: s.clusterId,
+              member_id: s.memberId,
+              raft_term: String(s.raftTerm),
+            },
+            members: members.map((m) => ({
+              ID: m.id,
+              name: m.spec.name,
+              peerURLs: [`do://${config.clusterName}/${m.spec.name}`],
+              clientURLs: [origin],
+            })),
+          }),
+        )
+      } catch (e) {
+        return errorResponse(e)
+      }
+    })
+  }
 
   app.notFound((c) =>
-    c.body('404 page not found\n', 404, { 'content-type': 'text/plain; charset=utf-8' }),
+    c.req.method === 'GET' && /^\/v3(beta|alpha)?\//.test(c.req.path)
+      ? textResponse('Method Not Allowed\n', 405)
+      : textResponse('404 page not found\n', 404),
   )
+  app.onError((err) => errorResponse(err))
   return app
+}
+
+/** etcd's StatusResponse (field names as rpc.proto spells them: dbSize, raftIndex, …). */
+function statusBody(s: MemberStatus): Record<string, unknown> {
+  const body: Record<string, unknown> = {
+    header: {
+      cluster_id: s.clusterId,
+      member_id: s.memberId,
+      revision: String(s.revision),
+      raft_term: String(s.raftTerm),
+    },
+    version: s.etcdServerVersion,
+    dbSize: String(s.dbSizeBytes),
+    leader: s.leader,
+    raftIndex: String(s.raftIndex),
+    raftTerm: String(s.raftTerm),
+    raftAppliedIndex: String(s.raftAppliedIndex),
+    dbSizeInUse: String(s.dbSizeBytes),
+  }
+  if (s.isLearner) body.isLearner = true
+  for (const [k, v] of Object.entries(body)) if (v === '0' || v === '') delete body[k]
+  return body
 }

@@ -2,11 +2,13 @@
 // named `<cluster>/<member>`, created with the member's location hint when it has one.
 import type { ClusterConfig, MemberSpec } from '../member/config.ts'
 import type { Env } from '../member/env.ts'
-import { memberObjectName } from '../member/identity.ts'
+import { memberId, memberObjectName } from '../member/identity.ts'
 
 /** A member as the front door sees it: its spec and a stub to call it. */
 export interface MemberHandle {
   spec: MemberSpec
+  /** The member's uint64 ID (decimal). */
+  id: string
   stub: DurableObjectStub<import('../member/member.ts').Member>
 }
 
@@ -17,6 +19,6 @@ export function memberHandles(env: Env, config: ClusterConfig): MemberHandle[] {
     const stub = spec.locationHint
       ? env.MEMBER.get(id, { locationHint: spec.locationHint as DurableObjectLocationHint })
       : env.MEMBER.get(id)
-    return { spec, stub }
+    return { spec, id: memberId(config.clusterName, spec.name), stub }
   })
 }

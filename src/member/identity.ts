@@ -27,7 +27,19 @@ export function memberId(clusterName: string, memberName: string): string {
 }
 
 function nonZero(id: bigint): string {
-  return (id === 0n ? 1n : id).toString()
+  const mixed = mix64(id)
+  return (mixed === 0n ? 1n : mixed).toString()
+}
+
+/**
+ * splitmix64's finalizer: FNV of names that differ only in the last byte share their high bits;
+ * mixing makes IDs of m1, m2, m3 look as unrelated as etcd's random ones.
+ */
+function mix64(x: bigint): bigint {
+  let z = x & MASK64
+  z = ((z ^ (z >> 30n)) * 0xbf58476d1ce4e5b9n) & MASK64
+  z = ((z ^ (z >> 27n)) * 0x94d049bb133111ebn) & MASK64
+  return z ^ (z >> 31n)
 }
 
 /** The Durable Object name of a member: `idFromName(cluster + "/" + member)` (DESIGN.md §3). */

@@ -1,13 +1,17 @@
-// The Member Durable Object: one cluster member with its own SQLite database. A thin shell:
-// it starts up (migrations, identity), and answers the front door and its peers through RPC.
+// The Member Durable Object: one cluster member with its own SQLite database (Raft log + MVCC
+// store). A thin shell: it starts up (migrations, identity), turns platform events (alarms, RPC
+// from the front door and from peers) into calls on its MemberCore, and encodes the answers.
 import { DurableObject } from 'cloudflare:workers'
+import type { Message } from '../raft/index.ts'
+import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { readClusterConfig, type ClusterConfig } from './config.ts'
 import type { Env } from './env.ts'
-import { clusterId, memberId } from './identity.ts'
+import { clusterId, memberId, memberObjectName } from './identity.ts'
+import { KvMachine, type KvReply, type KvRoute } from './kv-machine.ts'
+import { MemberCore, MemberError } from './member-core.ts'
 import { applyMigrations } from './migrations.ts'
-import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 
-/** What a member says about itself (the front door builds /health, /version, status from it). */
+/** What a member says about itself (the front door builds /health, status, member list from it). */
 export interface MemberStatus {
   name: string
   memberId: string
@@ -16,23 +20,63 @@ export interface MemberStatus {
   etcdClusterVersion: string
   migrationsApplied: number[]
   dbSizeBytes: number
+  /** Raft: this member's view. `leader` is a member id, '' when unknown. */
+  leader: string
+  leaderName: string | undefined
+  isLeader: boolean
+  isLearner: boolean
+  raftTerm: number
+  raftIndex: number
+  raftAppliedIndex: number
+  revision: number
 }
+
+/** A failed member call, as a value (RPC loses error classes): an etcd error name. */
+export interface MemberFailure {
+  ok: false
+  etcdError: MemberError['etcdError']
+  leaderName?: string
+}
+
+/** Proposals and reads time out after this long (etcd: 5 s + 2 × election timeout). */
+const REQUEST_TIMEOUT_EXTRA_MS = 5_000
 
 /** A cluster member. Its Durable Object name is `<cluster>/<member>`. */
 export class Member extends DurableObject<Env> {
   private readonly config: ClusterConfig
   private migrationsApplied: number[] = []
+  private name: string | undefined
+  private core: MemberCore | undefined
+  private machine: KvMachine | undefined
+  private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
+  private readonly nameById: Map<string, string>
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.config = readClusterConfig(env as unknown as Record<string, unknown>)
+    this.nameById = new Map(
+      this.config.members.map((m) => [memberId(this.config.clusterName, m.name), m.name]),
+    )
     void ctx.blockConcurrencyWhile(async () => {
       this.migrationsApplied = applyMigrations(ctx.storage)
+      const name = this.storedName()
+      if (name !== undefined) this.boot(name)
     })
   }
 
-  /** This member's identity and health as seen from inside. `name` is the member's name. */
+  // ---- RPC from the front door -------------------------------------------------------------
+
+  /** Starts the member under `name` (idempotent) and keeps it ticking. */
+  async start(name: string): Promise<MemberStatus> {
+    this.ensureStarted(name)
+    return this.status(name)
+  }
+
+  /** This member's identity and raft state. */
   async status(name: string): Promise<MemberStatus> {
+    const core = this.ensureStarted(name)
+    const raft = core.status()
+    const leaderName = this.nameById.get(raft.lead)
     return {
       name,
       memberId: memberId(this.config.clusterName, name),
@@ -41,6 +85,168 @@ export class Member extends DurableObject<Env> {
       etcdClusterVersion: ETCD_CLUSTER_VERSION,
       migrationsApplied: this.migrationsApplied,
       dbSizeBytes: this.ctx.storage.sql.databaseSize,
+      leader: raft.lead,
+      leaderName,
+      isLeader: raft.state === 'leader',
+      isLearner: raft.config.learners.includes(raft.id),
+      raftTerm: raft.term,
+      raftIndex: core.storage.lastIndex(),
+      raftAppliedIndex: this.machine!.appliedIndex(),
+      revision: this.machine!.currentRevision(),
     }
+  }
+
+  /**
+   * A KV write (put, deleterange, txn with writes, compaction): proposed through raft, answered
+   * once applied here. `requestId` makes retries apply at most once.
+   */
+  async write(
+    name: string,
+    route: KvRoute,
+    body: string,
+    requestId: string,
+  ): Promise<KvReply | MemberFailure> {
+    const core = this.ensureStarted(name)
+    try {
+      const [result] = await core.propose([
+        { requestId, data: KvMachine.entry(requestId, route, body) },
+      ])
+      return result!.value as KvReply
+    } catch (e) {
+      return this.failure(e)
+    }
+  }
+
+  /** A KV read (range, read-only txn): linearizable through raft ReadIndex unless serializable. */
+  async read(
+    name: string,
+    route: KvRoute,
+    body: string,
+    serializable: boolean,
+  ): Promise<KvReply | MemberFailure> {
+    const core = this.ensureStarted(name)
+    try {
+      if (!serializable) await core.linearizableBarrier()
+      return this.machine!.read(route, body)
+    } catch (e) {
+      return this.failure(e)
+    }
+  }
+
+  // ---- RPC from peers ----------------------------------------------------------------------
+
+  /** Raft messages from a peer. */
+  async receive(name: string, messages: Message[]): Promise<void> {
+    this.ensureStarted(name).receive(messages)
+  }
+
+  // ---- platform events -----------------------------------------------------------------------
+
+  /** Raft ticks: one per heartbeat interval, on every member (etcd ticks the same way). */
+  override async alarm(): Promise<void> {
+    if (!this.core) return
+    await this.ctx.storage.setAlarm(Date.now() + this.config.heartbeatIntervalMs)
+    this.core.tick()
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  private ensureStarted(name: string): MemberCore {
+    if (this.core) {
+      if (name !== this.name) throw new Error(`member ${this.name} was called as ${name}`)
+      return this.core
+    }
+    const objectName = this.ctx.id.name
+    if (
+      objectName !== undefined &&
+      objectName !== memberObjectName(this.config.clusterName, name)
+    ) {
+      throw new Error(`object ${objectName} is not member ${name}`)
+    }
+    if (!this.nameById.has(memberId(this.config.clusterName, name))) {
+      throw new Error(`${name} is not a member of cluster ${this.config.clusterName}`)
+    }
+    this.ctx.storage.sql.exec(
+      'INSERT OR IGNORE INTO member_identity (id, cluster_name, member_name, member_id, cluster_id, created_at_ms) ' +
+        'VALUES (1, ?, ?, ?, ?, ?)',
+      this.config.clusterName,
+      name,
+      memberId(this.config.clusterName, name),
+      clusterId(this.config.clusterName),
+      Date.now(),
+    )
+    return this.boot(name)
+  }
+
+  private storedName(): string | undefined {
+    const row = this.ctx.storage.sql
+      .exec('SELECT member_name FROM member_identity WHERE id = 1')
+      .toArray()[0] as { member_name: string } | undefined
+    return row?.member_name
+  }
+
+  private boot(name: string): MemberCore {
+    this.name = name
+    const id = memberId(this.config.clusterName, name)
+    const storage = this.ctx.storage
+    this.machine = new KvMachine(storage.sql, {
+      clusterId: clusterId(this.config.clusterName),
+      memberId: id,
+      raftTerm: () => this.core?.status().term ?? 0,
+      maxTxnOps: this.config.maxTxnOps,
+      maxRequestBytes: this.config.maxRequestBytes,
+    })
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0]!
+    this.core = new MemberCore(
+      storage.sql,
+      (fn) => storage.transactionSync(fn),
+      this.machine,
+      (to, messages) => this.deliver(to, messages),
+      {
+        id,
+        initialVoters: [...this.nameById.keys()],
+        electionTicks: Math.round(this.config.electionTimeoutMs / this.config.heartbeatIntervalMs),
+        snapshotCount: this.config.snapshotCount,
+        requestTimeoutMs: REQUEST_TIMEOUT_EXTRA_MS + 2 * this.config.electionTimeoutMs,
+        randomSeed: seed,
+      },
+    )
+    void this.ensureAlarm()
+    return this.core
+  }
+
+  private async ensureAlarm(): Promise<void> {
+    const alarm = await this.ctx.storage.getAlarm()
+    if (alarm === null)
+      await this.ctx.storage.setAlarm(Date.now() + this.config.heartbeatIntervalMs)
+  }
+
+  /** Sends a batch to a peer. A stub that threw is replaced before the next call. */
+  private async deliver(to: string, messages: Message[]): Promise<void> {
+    const name = this.nameById.get(to)
+    if (name === undefined) return
+    let stub = this.peerStubs.get(name)
+    if (!stub) {
+      stub = this.env.MEMBER.get(
+        this.env.MEMBER.idFromName(memberObjectName(this.config.clusterName, name)),
+      )
+      this.peerStubs.set(name, stub)
+    }
+    try {
+      await stub.receive(name, messages)
+    } catch (e) {
+      this.peerStubs.delete(name)
+      throw e
+    }
+  }
+
+  private failure(e: unknown): MemberFailure {
+    if (e instanceof MemberError) {
+      const leaderName = this.core ? this.nameById.get(this.core.lead) : undefined
+      return leaderName === undefined
+        ? { ok: false, etcdError: e.etcdError }
+        : { ok: false, etcdError: e.etcdError, leaderName }
+    }
+    throw e
   }
 }

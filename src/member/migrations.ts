@@ -2,6 +2,7 @@
 // text and applied in order, in one transaction, when a member starts. A test checks that this
 // list and the folder agree, so a new file cannot be forgotten here.
 import raft from '../../migrations/0001_raft.sql'
+import mvcc from '../../migrations/0002_mvcc.sql'
 
 /** One schema step. `id` is the file's number; ids are strictly increasing. */
 export interface Migration {
@@ -11,7 +12,10 @@ export interface Migration {
 }
 
 /** Every migration, in order. */
-export const MIGRATIONS: readonly Migration[] = [{ id: 1, name: '0001_raft', sql: raft }]
+export const MIGRATIONS: readonly Migration[] = [
+  { id: 1, name: '0001_raft', sql: raft },
+  { id: 2, name: '0002_mvcc', sql: mvcc },
+]
 
 /** The part of Durable Object storage that migrations need (`ctx.storage` satisfies it). */
 export interface MigrationStorage {

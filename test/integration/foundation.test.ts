@@ -18,7 +18,8 @@ describe('local cluster: /version and /health', () => {
     expect(r.json).toEqual({ etcdserver: '3.4.23', etcdcluster: '3.4.0' })
   })
 
-  it('GET /health reports healthy once the members have started', async () => {
+  it('GET /health reports healthy once the members have elected a leader', async () => {
+    await cluster.waitHealthy()
     const r = await cluster.get('/health')
     expect(r.status).toBe(200)
     expect(r.text).toBe('{"health":"true"}')

@@ -10,6 +10,8 @@ export interface TestCluster extends LocalCluster {
   /** POSTs a JSON body (object or raw text) and returns status and parsed JSON (or text). */
   post(path: string, body?: unknown): Promise<{ status: number; json: unknown; text: string }>
   get(path: string): Promise<{ status: number; json: unknown; text: string }>
+  /** Waits until /health says true (a leader was elected), failing after `timeoutMs`. */
+  waitHealthy(timeoutMs?: number): Promise<void>
   /** Stops the cluster and removes its data folder. */
   destroy(): Promise<void>
 }
@@ -39,6 +41,15 @@ export async function startTestCluster(
         body: typeof body === 'string' ? body : JSON.stringify(body ?? {}),
       }),
     get: (path) => call(path),
+    waitHealthy: async (timeoutMs = 20_000) => {
+      const deadline = Date.now() + timeoutMs
+      for (;;) {
+        const r = await call('/health')
+        if (r.status === 200) return
+        if (Date.now() > deadline) throw new Error(`cluster not healthy: ${r.status} ${r.text}`)
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    },
     destroy: async () => {
       await cluster.stop()
       if (!options.persistDir) rmSync(persistDir, { recursive: true, force: true })

@@ -1,0 +1,67 @@
+// The bits of etcd's grpc-gateway HTTP behaviour every route shares: CORS headers on every
+// answer, JSON and text bodies, error bodies from the one error catalog, and body size limits.
+import { errorBody, messageTooLargeError, toEtcdError, type EtcdError } from '../api/errors.ts'
+
+/** etcd's gateway adds these to every response. */
+export const CORS_HEADERS: Record<string, string> = {
+  'Access-Control-Allow-Headers': 'accept, content-type, authorization',
+  'Access-Control-Allow-Methods': 'POST, GET, OPTIONS, PUT, DELETE',
+  'Access-Control-Allow-Origin': '*',
+}
+
+/** A successful gRPC-gateway JSON answer. */
+export function jsonResponse(body: string, status = 200): Response {
+  return new Response(body, {
+    status,
+    headers: {
+      ...CORS_HEADERS,
+      'Content-Type': 'application/json',
+      ...(status === 200 ? { 'Grpc-Metadata-Content-Type': 'application/grpc' } : {}),
+    },
+  })
+}
+
+/** A plain-text answer (etcd's 404 / 405 pages, /health). */
+export function textResponse(body: string, status: number): Response {
+  return new Response(body, {
+    status,
+    headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' },
+  })
+}
+
+/** Any error as etcd's gateway answers it. */
+export function errorResponse(err: unknown): Response {
+  const etcdError: EtcdError = toEtcdError(err)
+  return jsonResponse(errorBody(etcdError), etcdError.httpStatus)
+}
+
+/**
+ * Reads a request body, refusing more than `maxBytes` before it is all in memory (etcd's gRPC
+ * receive limit is max-request-bytes + 512 KiB; that error is what an oversized body gets).
+ */
+export async function readBody(request: Request, maxBytes: number): Promise<string> {
+  const declared = Number(request.headers.get('content-length') ?? NaN)
+  if (Number.isFinite(declared) && declared > maxBytes)
+    throw messageTooLargeError(declared, maxBytes)
+  if (!request.body) return ''
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > maxBytes) {
+      await reader.cancel()
+      throw messageTooLargeError(size, maxBytes)
+    }
+    chunks.push(value)
+  }
+  const bytes = new Uint8Array(size)
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return new TextDecoder().decode(bytes)
+}

@@ -1,0 +1,149 @@
+// The member's state machine: the MVCC store behind etcd's KV API. Committed entries carry the
+// client's request as etcd's JSON (route + body) with a request id; applying one decodes it,
+// runs it on the store and encodes etcd's answer, all deterministic, so every member reaches
+// the same state. The answer is kept by request id so a retried proposal applies at most once.
+import { EtcdError, toHttpError } from '../api/errors.ts'
+import { MvccError } from '../mvcc/errors.ts'
+import {
+  decodeKvRequest,
+  encodeKvResponse,
+  executeKv,
+  needsConsensus,
+  validateKvRequest,
+  type HeaderContext,
+  type KvRoute,
+} from '../api/kv-service.ts'
+import { KvStore } from '../mvcc/kv-store.ts'
+import type { Sql } from '../mvcc/sql.ts'
+import type { Entry } from '../raft/index.ts'
+import { exportState, importState } from './kv-snapshot.ts'
+import type { ApplyResult, StateMachine } from './state-machine.ts'
+
+export type { KvRoute }
+
+/** An answer ready for HTTP: etcd's status and JSON body. */
+export interface KvReply {
+  status: number
+  body: string
+}
+
+/** What a KV entry's data holds. */
+interface KvEntry {
+  id: string
+  route: KvRoute
+  body: string
+}
+
+/** Applied-request answers older than this many entries are forgotten. */
+const REQUEST_MEMORY_ENTRIES = 10_000
+
+/** Identity and limits the machine needs to answer as etcd. */
+export interface KvMachineOptions {
+  clusterId: string
+  memberId: string
+  raftTerm: () => number
+  maxTxnOps: number
+  maxRequestBytes: number
+}
+
+/** The replicated KV state machine of a member. */
+export class KvMachine implements StateMachine {
+  readonly store: KvStore
+
+  constructor(
+    private readonly sql: Sql,
+    private readonly options: KvMachineOptions,
+  ) {
+    this.store = new KvStore(sql)
+  }
+
+  /** The data of the entry that proposes a KV request. */
+  static entry(requestId: string, route: KvRoute, body: string): string {
+    const entry: KvEntry = { id: requestId, route, body }
+    return JSON.stringify(entry)
+  }
+
+  appliedIndex(): number {
+    return this.store.appliedIndex()
+  }
+
+  currentRevision(): number {
+    return this.store.currentRevision()
+  }
+
+  apply(entry: Entry): ApplyResult | undefined {
+    if (entry.data === '') {
+      this.skip(entry.index)
+      return undefined
+    }
+    const { id, route, body } = JSON.parse(entry.data) as KvEntry
+    const seen = this.sql
+      .exec('SELECT response FROM member_requests WHERE request_id = ?', id)
+      .toArray()[0]
+    let reply: KvReply
+    if (seen) {
+      reply = JSON.parse(String(seen['response'])) as KvReply
+    } else {
+      reply = this.execute(route, body)
+      this.sql.exec(
+        'INSERT INTO member_requests (request_id, applied_index, response) VALUES (?, ?, ?)',
+        id,
+        entry.index,
+        JSON.stringify(reply),
+      )
+      if (entry.index % 1000 === 0) {
+        this.sql.exec(
+          'DELETE FROM member_requests WHERE applied_index < ?',
+          entry.index - REQUEST_MEMORY_ENTRIES,
+        )
+      }
+    }
+    this.store.setAppliedIndex(entry.index)
+    return { requestId: id, ok: reply.status === 200, value: reply }
+  }
+
+  /** A read served from this member's state (the caller ensured linearizability if asked). */
+  read(route: KvRoute, body: string): KvReply {
+    return this.execute(route, body)
+  }
+
+  skip(index: number): void {
+    this.store.setAppliedIndex(index)
+  }
+
+  dump(): string {
+    return exportState(this.sql)
+  }
+
+  restore(data: string, index: number): void {
+    importState(this.sql, data)
+    this.store.setAppliedIndex(index)
+  }
+
+  /** Decodes, validates, runs and encodes one request; every failure is etcd's error reply. */
+  private execute(route: KvRoute, body: string): KvReply {
+    try {
+      const request = decodeKvRequest(route, body)
+      validateKvRequest(request, {
+        maxTxnOps: this.options.maxTxnOps,
+        maxRequestBytes: this.options.maxRequestBytes,
+      })
+      return { status: 200, body: encodeKvResponse(executeKv(this.store, request), this.header()) }
+    } catch (err) {
+      // Expected outcomes become etcd's answer; anything else is a bug or a storage failure,
+      // and must stop this member rather than be replicated as an answer.
+      if (err instanceof EtcdError || err instanceof MvccError) return toHttpError(err)
+      throw err
+    }
+  }
+
+  private header(): HeaderContext {
+    return {
+      clusterId: this.options.clusterId,
+      memberId: this.options.memberId,
+      raftTerm: String(this.options.raftTerm()),
+    }
+  }
+}
+
+export { needsConsensus }

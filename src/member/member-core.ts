@@ -1,0 +1,184 @@
+// The member's raft node and everything wired to it: storage, the Ready loop, the transport,
+// and the clients waiting on it. The Durable Object class (member.ts) only forwards its events
+// here; this file has no Durable Object API beyond the storage it is handed.
+import { ProposalDroppedError, RawNode, Xoshiro128 } from '../raft/index.ts'
+import type { Message, ReadState, SoftState } from '../raft/index.ts'
+import { NONE } from '../raft/types.ts'
+import type { Sql } from '../mvcc/sql.ts'
+import { ReadyLoop } from './ready-loop.ts'
+import { SqlRaftStorage } from './raft-storage.ts'
+import type { ApplyResult, StateMachine } from './state-machine.ts'
+import { Transport, type Deliver } from './transport.ts'
+import { Waiters } from './waiters.ts'
+
+/** An error a member raises for its caller: the name of an etcd error (src/api/errors.ts). */
+export class MemberError extends Error {
+  constructor(readonly etcdError: 'NoLeader' | 'Timeout' | 'LeaderChanged' | 'Stopped') {
+    super(etcdError)
+  }
+}
+
+/** Tunables of a member's raft node, from the cluster config. */
+export interface MemberCoreOptions {
+  id: string
+  /** Every member of the initial cluster, in INITIAL_CLUSTER order (bootstrap only). */
+  initialVoters: string[]
+  electionTicks: number
+  snapshotCount: number
+  requestTimeoutMs: number
+  randomSeed: number
+}
+
+/** A running member. */
+export class MemberCore {
+  readonly storage: SqlRaftStorage
+  private readonly node: RawNode
+  private readonly loop: ReadyLoop
+  private readonly transport: Transport
+  private readonly proposals = new Waiters<ApplyResult>()
+  private readonly reads = new Waiters<number>()
+  /** Confirmed read indexes waiting for the state machine to catch up: ctx → index. */
+  private readonly readIndexes = new Map<string, number>()
+  private softState: SoftState = { lead: NONE, state: 'follower' }
+  private nextCtx = 0
+
+  constructor(
+    sql: Sql,
+    transaction: <T>(fn: () => T) => T,
+    private readonly machine: StateMachine,
+    deliver: Deliver,
+    private readonly options: MemberCoreOptions,
+  ) {
+    this.storage = new SqlRaftStorage(sql, { currentSnapshot: () => this.currentSnapshot() })
+    const fresh = this.storage.lastIndex() === 0
+    this.node = new RawNode({
+      id: options.id,
+      peers: fresh ? options.initialVoters : undefined,
+      electionTicks: options.electionTicks,
+      heartbeatTicks: 1,
+      storage: this.storage,
+      applied: machine.appliedIndex(),
+      rng: new Xoshiro128(options.randomSeed),
+    })
+    this.transport = new Transport(deliver, (to) => this.node.reportUnreachable(to))
+    this.loop = new ReadyLoop({
+      node: this.node,
+      storage: this.storage,
+      machine,
+      transaction,
+      send: (messages) => this.transport.send(messages),
+      onApplied: (results) => {
+        for (const r of results) this.proposals.resolve(r.requestId, r)
+      },
+      onReadStates: (readStates, applied) => this.onReadStates(readStates, applied),
+      onSoftState: (ss) => this.onSoftState(ss),
+      snapshotCount: options.snapshotCount,
+      catchUpEntries: Math.min(5000, options.snapshotCount),
+    })
+    this.loop.run()
+  }
+
+  /** One heartbeat interval passed. */
+  tick(): void {
+    this.node.tick()
+    this.loop.run()
+  }
+
+  /** Messages from a peer. */
+  receive(messages: Message[]): void {
+    for (const m of messages) {
+      try {
+        this.node.step(m)
+      } catch (e) {
+        // A message for a node we no longer know, or stale: raft drops it; anything else is fatal.
+        if (!(e instanceof ProposalDroppedError)) throw e
+      }
+    }
+    this.loop.run()
+  }
+
+  /** The node's role and leader as last reported. */
+  get lead(): string {
+    return this.softState.lead
+  }
+
+  get isLeader(): boolean {
+    return this.softState.state === 'leader'
+  }
+
+  status() {
+    return this.node.status()
+  }
+
+  /**
+   * Proposes entries (one per request) and waits until each is applied. Must be the leader or
+   * know one (raft forwards); without a leader it fails with ErrNoLeader.
+   */
+  async propose(requests: { requestId: string; data: string }[]): Promise<ApplyResult[]> {
+    if (this.softState.lead === NONE) throw new MemberError('NoLeader')
+    try {
+      // All or none: the node's role cannot change between these synchronous calls.
+      for (const r of requests) this.node.propose(r.data)
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) throw new MemberError('NoLeader')
+      throw e
+    }
+    // Waiters are registered before the loop runs, so no apply can be missed.
+    const waits = requests.map((r) =>
+      this.proposals.wait(
+        r.requestId,
+        this.options.requestTimeoutMs,
+        () => new MemberError('Timeout'),
+      ),
+    )
+    this.loop.run()
+    return Promise.all(waits)
+  }
+
+  /**
+   * Waits until a read at this member is linearizable (raft ReadIndex, Raft thesis §6.4):
+   * resolves once the state machine has applied the confirmed read index.
+   */
+  async linearizableBarrier(): Promise<void> {
+    if (this.softState.lead === NONE) throw new MemberError('NoLeader')
+    const ctx = `${this.options.id}/${this.nextCtx++}`
+    const done = this.reads.wait(
+      ctx,
+      this.options.requestTimeoutMs,
+      () => new MemberError('Timeout'),
+    )
+    this.node.readIndex(ctx)
+    this.loop.run()
+    await done
+  }
+
+  private onReadStates(readStates: ReadState[], applied: number): void {
+    for (const rs of readStates) this.readIndexes.set(rs.ctx, rs.index)
+    for (const [ctx, index] of this.readIndexes) {
+      if (index > applied) continue
+      this.readIndexes.delete(ctx)
+      this.reads.resolve(ctx, index)
+    }
+  }
+
+  private onSoftState(ss: SoftState): void {
+    const wasLeader = this.softState.state === 'leader'
+    this.softState = ss
+    // A leader that steps down cannot know whether its pending proposals will commit.
+    if (wasLeader && ss.state !== 'leader') {
+      this.proposals.rejectAll(() => new MemberError('LeaderChanged'))
+    }
+  }
+
+  private currentSnapshot() {
+    const index = this.machine.appliedIndex()
+    return {
+      metadata: {
+        index,
+        term: this.storage.term(index),
+        confState: this.storage.currentConfState(),
+      },
+      data: this.machine.dump(),
+    }
+  }
+}
