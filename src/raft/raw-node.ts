@@ -127,6 +127,21 @@ export class RawNode {
   }
 
   /**
+   * Proposes several entries at once (one MsgProp, one append, one replication round): the
+   * cheap way to propose under load. Same errors as `propose`.
+   */
+  proposeMany(data: string[]): void {
+    if (data.length === 0) return
+    this.raft.step(
+      newMessage({
+        type: 'MsgProp',
+        from: this.raft.id,
+        entries: data.map((d) => ({ term: 0, index: 0, type: 'normal' as const, data: d })),
+      }),
+    )
+  }
+
+  /**
    * Proposes a membership change. It takes effect when the entry is committed and the caller
    * calls `applyConfChange`. A second change proposed before the first is applied is replaced
    * by an empty entry by the leader (it never takes effect).

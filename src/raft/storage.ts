@@ -180,7 +180,12 @@ export class MemoryStorage implements Storage {
       offset <= this.ents.length,
       () => `missing log entry [last: ${this.lastIndex()}, append at: ${entries[0]!.index}]`,
     )
-    this.ents = this.ents.slice(0, offset).concat(entries.map((e) => ({ ...e })))
+    if (offset === this.ents.length) {
+      // The common case: a plain append at the end.
+      for (const e of entries) this.ents.push({ ...e })
+    } else {
+      this.ents = this.ents.slice(0, offset).concat(entries.map((e) => ({ ...e })))
+    }
   }
 
   private offset(): number {

@@ -71,6 +71,9 @@ export class Cluster {
   /** data → microstep when first applied anywhere (the proposal was acknowledged). */
   readonly appliedData = new Map<string, number>()
   trace: string[] | undefined
+  /** Distinct conf-change indexes applied anywhere, and snapshots installed from leaders. */
+  readonly confChangesApplied = new Set<number>()
+  snapshotsInstalled = 0
 
   readonly rng: Xoshiro128
   readonly knobs: NodeKnobs
@@ -222,6 +225,7 @@ export class Cluster {
     const hash = (JSON.parse(data) as { hash: number }).hash
     this.checker.onSnapshotInstall(n.id, index, hash)
     n.app = { applied: index, hash, confState: cs }
+    this.snapshotsInstalled++
     this.log(`${n.id} installed snapshot at ${index}`)
   }
 
@@ -234,6 +238,7 @@ export class Cluster {
     if (e.type === 'confChange') {
       const cc = JSON.parse(e.data) as ConfChange
       n.app.confState = n.node!.applyConfChange(cc)
+      this.confChangesApplied.add(e.index)
       this.log(
         `${n.id} applied conf change ${e.data} at ${e.index} → ${JSON.stringify(n.app.confState)}`,
       )

@@ -60,6 +60,8 @@ export interface SimResult {
     reads: number
     readsServed: number
     confChanges: number
+    confChangesApplied: number
+    snapshotsInstalled: number
     transfers: number
     livenessTicks: number
     checks: number
@@ -121,6 +123,8 @@ export function simulate(opts: SimOptions): SimResult {
   result.stats.checks = cluster.checker.checks
   result.stats.leaders = cluster.checker.leaderTerms()
   result.stats.readsServed = cluster.checker.readsServed
+  result.stats.confChangesApplied = cluster.confChangesApplied.size
+  result.stats.snapshotsInstalled = cluster.snapshotsInstalled
   if (opts.trace) result.trace = cluster.trace
   return result
 }
@@ -136,6 +140,8 @@ class Run {
     reads: 0,
     readsServed: 0,
     confChanges: 0,
+    confChangesApplied: 0,
+    snapshotsInstalled: 0,
     transfers: 0,
     livenessTicks: 0,
     checks: 0,
