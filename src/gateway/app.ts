@@ -196,6 +196,23 @@ export function createApp(): Hono<AppEnv> {
     })
   }
 
+  // Test-only fault injection and per-member status, present only when DEV_FAULTS is set.
+  app.get('/_dev/members', async (c) => {
+    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
+    return c.json(await allStatuses(clusterOf(c).members))
+  })
+  app.post('/_dev/members/:name/:fault{isolate|heal|crash}', async (c) => {
+    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
+    const member = clusterOf(c).members.find((m) => m.spec.name === c.req.param('name'))
+    if (!member) return c.notFound()
+    const fault = c.req.param('fault') as 'isolate' | 'heal' | 'crash'
+    await member.stub.devFault(member.spec.name, fault).catch((e: unknown) => {
+      // A crash resets the object under the call: that is the point.
+      if (fault !== 'crash') throw e
+    })
+    return c.json({ ok: true })
+  })
+
   app.notFound((c) =>
     c.req.method === 'GET' && /^\/v3(beta|alpha)?\//.test(c.req.path)
       ? textResponse('Method Not Allowed\n', 405)

@@ -50,6 +50,8 @@ export class Member extends DurableObject<Env> {
   private machine: KvMachine | undefined
   private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
   private readonly nameById: Map<string, string>
+  /** Test-only: drop raft traffic (DEV_FAULTS). */
+  private isolated = false
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -137,7 +139,23 @@ export class Member extends DurableObject<Env> {
 
   /** Raft messages from a peer. */
   async receive(name: string, messages: Message[]): Promise<void> {
-    this.ensureStarted(name).receive(messages)
+    const core = this.ensureStarted(name)
+    if (this.isolated) throw new Error('isolated by a test')
+    core.receive(messages)
+  }
+
+  // ---- test-only fault injection (DESIGN.md §5; only when the DEV_FAULTS var is set) --------
+
+  /**
+   * `isolate`: drop all raft traffic to and from this member; `heal`: undo it; `crash`: lose
+   * memory and restart from storage (the Durable Object is reset, SQLite is kept).
+   */
+  async devFault(name: string, fault: 'isolate' | 'heal' | 'crash'): Promise<void> {
+    if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
+    this.ensureStarted(name)
+    if (fault === 'isolate') this.isolated = true
+    if (fault === 'heal') this.isolated = false
+    if (fault === 'crash') this.ctx.abort('crash injected by a test')
   }
 
   // ---- platform events -----------------------------------------------------------------------
@@ -225,6 +243,7 @@ export class Member extends DurableObject<Env> {
   private async deliver(to: string, messages: Message[]): Promise<void> {
     const name = this.nameById.get(to)
     if (name === undefined) return
+    if (this.isolated) throw new Error('isolated by a test')
     let stub = this.peerStubs.get(name)
     if (!stub) {
       stub = this.env.MEMBER.get(
