@@ -18,10 +18,13 @@ export interface Logger {
  *   (the Raft paper Figure 8 bug).
  * - `doubleVote`: a node grants a vote to any up-to-date candidate even if it already voted in
  *   this term.
+ * - `ignoreLogInVote`: a node votes without the election restriction (§5.4.1), so a candidate
+ *   with a stale log can win and overwrite committed entries.
  */
 export interface UnsafeTestingKnobs {
   commitPreviousTerm?: boolean
   doubleVote?: boolean
+  ignoreLogInVote?: boolean
 }
 
 /** Parameters of a raft node. Only `id`, `storage` and `rng` are required. */

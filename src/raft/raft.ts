@@ -551,7 +551,9 @@ export class Raft {
       // (test-only bug: vote twice in one term)
       (this.knobs.doubleVote === true && m.type === 'MsgVote' && this.state !== 'leader')
     // ...and the candidate's log is at least as up to date as ours (§5.4.1).
-    if (canVote && this.raftLog.isUpToDate(m.index, m.logTerm)) {
+    const upToDate =
+      this.knobs.ignoreLogInVote === true || this.raftLog.isUpToDate(m.index, m.logTerm)
+    if (canVote && upToDate) {
       this.send(newMessage({ type: voteRespMsgType(m.type), to: m.from, term: m.term }))
       if (m.type === 'MsgVote') {
         // Only real votes are recorded (and reset the election timer).
