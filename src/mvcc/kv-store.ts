@@ -48,7 +48,10 @@ export interface KvStoreOptions {
    * etcd answers when no lease was granted: a put with a lease fails with "lease not found".
    */
   leaseExists?: (id: bigint) => boolean
-  /** Cap on the key + value bytes one range may return (default 64 MiB). */
+  /**
+   * Cap on the bytes of one range reply: keys + values + 32 per kv (default 64 MiB). The rows a
+   * range reads to build it (limit + 1, a sort's working set) are capped at twice this.
+   */
   maxRangeResponseBytes?: number
 }
 
@@ -365,6 +368,10 @@ export class KvStore {
       more = true
     }
     if (req.keysOnly) for (const kv of kvs) kv.value = new Uint8Array(0)
+    const replyBytes = kvs.reduce((n, kv) => n + kvBytes(kv), 0)
+    if (replyBytes > this.maxRangeResponseBytes) {
+      throw new ResponseTooLargeError(replyBytes, this.maxRangeResponseBytes)
+    }
     return { header, kvs, more, count }
   }
 
@@ -509,8 +516,9 @@ export class KvStore {
     let bytes = 0
     for (const row of rows.toArray()) {
       const kv = rowToKeyValue(row, true)
-      bytes += kv.key.length + kv.value.length + KV_OVERHEAD_BYTES
-      if (bytes > this.maxRangeResponseBytes) {
+      // The working set may exceed the reply (limit + 1, a sort over the span) but stays bounded.
+      bytes += kvBytes(kv)
+      if (bytes > 2 * this.maxRangeResponseBytes) {
         throw new ResponseTooLargeError(bytes, this.maxRangeResponseBytes)
       }
       kvs.push(kv)
@@ -616,6 +624,10 @@ function rowToKeyValue(row: SqlRow, withValue: boolean): KeyValue {
     value: withValue ? toBytes(row['value']) : new Uint8Array(0),
     lease: toBigInt(row['lease']),
   }
+}
+
+function kvBytes(kv: KeyValue): number {
+  return kv.key.length + kv.value.length + KV_OVERHEAD_BYTES
 }
 
 function zeroKv(key: Uint8Array): KeyValue {

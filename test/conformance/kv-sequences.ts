@@ -89,6 +89,13 @@ export const badInput: Step[] = [
   range('{"key":"YQ==","limit":99999999999999999999}'),
   range({ key: k('a'), limit: '-1' }),
   range({ key: k('a'), limit: null }),
+  range({ key: k('a'), limit: '1 2' }, 'quoted int64 is re-parsed as a JSON document'),
+  range({ key: k('a'), limit: ' 5' }),
+  range({ key: k('a'), limit: '"5"' }),
+  range('[1 2]'),
+  range("{'a':1}"),
+  range({ key: 'YQ=' }),
+  range({ key: 'Y\r\nQ==' }),
   range({ key: k('a'), keys_only: 'true' }, 'bool as a string'),
   range({ key: k('a'), keys_only: 1 }),
   range({ key: k('a'), sort_order: 'BOGUS' }, 'unknown enum name'),
@@ -431,6 +438,93 @@ export function randomSteps(seed: number, n: number): Step[] {
           keys_only: rnd(4) === 0,
           min_mod_revision: rnd(3) === 0 ? rnd(20) : 0,
           max_create_revision: rnd(3) === 0 ? rnd(40) : 0,
+        }),
+      )
+    }
+  }
+  return steps
+}
+
+/**
+ * A heavier seeded sequence over 30 keys: sorts whose ties exceed Go's insertion-sort cutoff,
+ * historical revisions, compactions, range deletes and txns with random compares.
+ */
+export function randomHeavySteps(seed: number, n: number): Step[] {
+  let s = seed >>> 0
+  const rnd = (m: number): number => {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0
+    return (s >>> 8) % m
+  }
+  const keyName = (): string => `q/${String(rnd(30)).padStart(2, '0')}`
+  const key = (): string => k(keyName())
+  const value = (): string => k(String(rnd(5)))
+  const steps: Step[] = []
+  for (let i = 0; i < n; i++) {
+    const op = rnd(100)
+    if (op < 40) {
+      steps.push(put({ key: key(), value: value(), prev_kv: rnd(3) === 0 }))
+    } else if (op < 48) {
+      const a = keyName()
+      const b = keyName()
+      const [lo, hi] = a < b ? [a, b] : [b, a]
+      steps.push(del({ key: k(lo), range_end: rnd(2) === 0 ? k(hi) : '', prev_kv: rnd(2) === 0 }))
+    } else if (op < 58) {
+      const targets = ['VERSION', 'CREATE', 'MOD', 'VALUE', 'LEASE'] as const
+      const target = targets[rnd(5)]!
+      const operand: Record<string, unknown> = {
+        VERSION: { version: rnd(4) },
+        CREATE: { create_revision: rnd(i + 2) },
+        MOD: { mod_revision: rnd(i + 2) },
+        VALUE: { value: value() },
+        LEASE: { lease: '0' },
+      }[target] as Record<string, unknown>
+      steps.push(
+        txn({
+          compare: [
+            {
+              key: key(),
+              range_end: rnd(3) === 0 ? k('q0') : '',
+              target,
+              result: rnd(4),
+              ...operand,
+            },
+          ],
+          success: [
+            { request_put: { key: k('q/txn'), value: value(), prev_kv: true } },
+            {
+              request_range: {
+                key: k('q/'),
+                range_end: k('q0'),
+                limit: rnd(5),
+                sort_target: rnd(5),
+              },
+            },
+          ],
+          failure: [
+            { request_delete_range: { key: key(), prev_kv: true } },
+            { request_range: { key: k('q/'), range_end: k('q0'), count_only: true } },
+          ],
+        }),
+      )
+    } else if (op < 61) {
+      steps.push(compact({ revision: rnd(i + 5) }))
+    } else {
+      const filters: Record<string, number> = {}
+      if (rnd(5) === 0) filters['min_mod_revision'] = rnd(i + 2)
+      if (rnd(5) === 0) filters['max_mod_revision'] = rnd(i + 2)
+      if (rnd(6) === 0) filters['min_create_revision'] = rnd(i + 2)
+      if (rnd(6) === 0) filters['max_create_revision'] = rnd(i + 2)
+      steps.push(
+        range({
+          key: k('q/'),
+          range_end: rnd(4) === 0 ? 'AA==' : k('q0'),
+          limit: rnd(3) === 0 ? 0 : rnd(16),
+          revision: rnd(3) === 0 ? rnd(i + 3) : 0,
+          sort_order: rnd(3),
+          sort_target: rnd(5),
+          keys_only: rnd(4) === 0,
+          count_only: rnd(10) === 0,
+          ...filters,
         }),
       )
     }

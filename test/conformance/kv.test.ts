@@ -9,6 +9,7 @@ import {
   compaction,
   kvBasics,
   oversized,
+  randomHeavySteps,
   randomSteps,
   txns,
   validation,
@@ -79,6 +80,11 @@ describe.skipIf(!haveEtcd)('KV API matches etcd 3.4', () => {
 
   it('agrees on a seeded random sequence of puts, deletes, txns and ranges', async () => {
     expect(await replay(randomSteps(20261122, 150))).toEqual([])
+  })
+
+  it('agrees on heavier seeded sequences (30 keys, history, compactions, sorts with ties)', async () => {
+    expect(await replay(randomHeavySteps(7, 300))).toEqual([])
+    expect(await replay(randomHeavySteps(424242, 300))).toEqual([])
   })
 
   it('computes the same HashKV as etcd for the same history', () => {
