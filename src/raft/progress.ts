@@ -23,6 +23,8 @@ export class Progress {
   state: ProgressState = 'probe'
   /** In snapshot state: the index of the snapshot being sent. */
   pendingSnapshot = 0
+  /** In snapshot state: heartbeat responses received while waiting for the snapshot. */
+  snapshotWaitHeartbeats = 0
   /** Whether the follower was heard from since the last check-quorum round. */
   recentActive = false
   /** In probe state: one MsgApp was sent this heartbeat interval; wait before the next. */
@@ -39,6 +41,7 @@ export class Progress {
   private resetState(state: ProgressState): void {
     this.msgAppFlowPaused = false
     this.pendingSnapshot = 0
+    this.snapshotWaitHeartbeats = 0
     this.state = state
     this.inflights.reset()
   }

@@ -646,6 +646,25 @@ describe('log compaction and snapshots (paper §7)', () => {
     expect(c.rn.status().commit).toBe(a.rn.status().commit)
   })
 
+  it('a lost snapshot that the shell never reports is retried after two election timeouts', () => {
+    const nw = TestNetwork.bootstrap(abc)
+    nw.campaign('a')
+    nw.isolate('c')
+    for (let i = 0; i < 10; i++) nw.propose('a', `s${i}`)
+    const a = nw.node('a')
+    const applied = a.rn.status().applied
+    a.storage.createSnapshot(applied, a.rn.status().config, 'snapdata')
+    a.storage.compact(applied)
+    nw.recover()
+    nw.ignore('MsgSnap')
+    nw.tick('a', 3)
+    expect(a.rn.status().progress?.['c']?.state).toBe('snapshot')
+    nw.recover()
+    nw.tick('a', 25)
+    expect(nw.node('c').storage.snapshot().metadata.index).toBe(applied)
+    expect(a.rn.status().progress?.['c']?.state).toBe('replicate')
+  })
+
   it('a follower ignores a snapshot older than its commit index', () => {
     const nw = TestNetwork.bootstrap(abc)
     nw.campaign('a')

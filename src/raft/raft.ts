@@ -615,15 +615,13 @@ export class Raft {
         return
       case 'MsgSnapStatus':
         if (pr.state !== 'snapshot') return
-        // On failure forget the pending snapshot so probing restarts from match.
-        if (m.reject) pr.pendingSnapshot = 0
-        pr.becomeProbe()
-        // Wait for the MsgAppResp (success) or a heartbeat interval (failure) before resending.
-        pr.msgAppFlowPaused = true
+        this.snapshotDone(pr, m.reject)
         return
       case 'MsgUnreachable':
-        // In replicate state a MsgApp was likely lost: fall back to probing.
+        // In replicate state a MsgApp was likely lost: fall back to probing. In snapshot state
+        // the snapshot itself may be lost: treat it as a failed send (our addition to etcd).
         if (pr.state === 'replicate') pr.becomeProbe()
+        else if (pr.state === 'snapshot') this.snapshotDone(pr, true)
         return
       case 'MsgTransferLeader':
         this.stepLeaderTransfer(m, pr)
@@ -746,8 +744,25 @@ export class Raft {
     }
   }
 
+  /** Leaves snapshot state after the shell reported the send (or we gave up waiting). */
+  private snapshotDone(pr: Progress, failed: boolean): void {
+    // On failure forget the pending snapshot so probing restarts from match.
+    if (failed) pr.pendingSnapshot = 0
+    pr.becomeProbe()
+    // Wait for the MsgAppResp (success) or a heartbeat interval (failure) before resending.
+    pr.msgAppFlowPaused = true
+  }
+
   private handleHeartbeatResponse(m: Message, pr: Progress): void {
     pr.recentActive = true
+    // Safety net (not in etcd): a follower that keeps answering heartbeats for two election
+    // timeouts without acknowledging the snapshot probably never got it, and the shell did not
+    // report the failure. Retry through probing instead of waiting forever.
+    if (pr.state === 'snapshot') {
+      pr.snapshotWaitHeartbeats++
+      const limit = Math.ceil((2 * this.electionTimeout) / this.heartbeatTimeout)
+      if (pr.snapshotWaitHeartbeats >= limit) this.snapshotDone(pr, true)
+    }
     pr.msgAppFlowPaused = false
     // Resume a stalled stream (even with full inflights an empty MsgApp is sent so that lost
     // messages cannot wedge replication) or re-probe.

@@ -74,6 +74,8 @@ export class Cluster {
   /** Distinct conf-change indexes applied anywhere, and snapshots installed from leaders. */
   readonly confChangesApplied = new Set<number>()
   snapshotsInstalled = 0
+  /** Whether delivery and loss of MsgSnap are reported back to the sender. */
+  reportSnapshots = true
 
   readonly rng: Xoshiro128
   readonly knobs: NodeKnobs
@@ -159,7 +161,7 @@ export class Cluster {
     const lostSnaps: string[] = []
     this.readyLoop(n, node, crashAfterPersist, lostSnaps)
     for (const to of lostSnaps) {
-      if (!n.node) break
+      if (!n.node || !this.reportSnapshots) break
       n.node.reportSnapshot(to, 'failure')
       this.handleReady(n)
     }
@@ -264,7 +266,7 @@ export class Cluster {
     const blocked = this.net.isBlocked(m.from, m.to)
     if (!to || !to.node || blocked) {
       this.log(`drop ${m.type} ${m.from}->${m.to}${blocked ? ' (partition)' : ' (down)'}`)
-      if (m.type === 'MsgSnap' && from?.node) {
+      if (m.type === 'MsgSnap' && from?.node && this.reportSnapshots) {
         from.node.reportSnapshot(m.to, 'failure')
         this.handleReady(from)
       }
@@ -272,7 +274,7 @@ export class Cluster {
     }
     to.node.step(m)
     this.handleReady(to)
-    if (m.type === 'MsgSnap' && from?.node) {
+    if (m.type === 'MsgSnap' && from?.node && this.reportSnapshots) {
       from.node.reportSnapshot(m.to, 'finish')
       this.handleReady(from)
     }

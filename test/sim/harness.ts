@@ -147,14 +147,14 @@ export class TestNetwork {
     return q
   }
 
-  /** Ticks `id` n times, handling its Ready each time, then settles. */
+  /** Ticks `id` n times, settling the network after each tick. */
   tick(id: string, n = 1): void {
     const node = this.node(id)
     for (let i = 0; i < n; i++) {
       node.rn.tick()
       this.handleReady(node)
+      this.settle()
     }
-    this.settle()
   }
 
   /** Campaigns `id` and settles the network. */

@@ -35,6 +35,8 @@ export interface Swarm {
   partitions: 'none' | 'symmetric' | 'asymmetric' | 'rotating'
   partitionPeriodTicks: number
   crashRate: number
+  /** Whether the transport reports snapshot delivery (reportSnapshot), as it should. */
+  reportSnapshots: boolean
   crashAfterPersistRate: number
   tickSkew: number
   proposeRate: number
@@ -85,6 +87,7 @@ export function chooseSwarm(rng: Xoshiro128, opts: SimOptions): Swarm {
     partitions: pick(rng, ['none', 'symmetric', 'asymmetric', 'rotating'] as const),
     partitionPeriodTicks: pick(rng, [5, 20, 50]),
     crashRate: on() ? pick(rng, [0.002, 0.01, 0.03]) : 0,
+    reportSnapshots: on(0.8),
     crashAfterPersistRate: on(0.3) ? pick(rng, [0.005, 0.02]) : 0,
     tickSkew: on() ? pick(rng, [0.1, 0.3]) : 0,
     proposeRate: pick(rng, [0.2, 1, 4]),
@@ -107,6 +110,7 @@ export function simulate(opts: SimOptions): SimResult {
   const swarm = chooseSwarm(rng, opts)
   const ids = Array.from({ length: swarm.nodes }, (_, i) => `n${i + 1}`)
   const cluster = Cluster.create(rng, swarm.knobs, ids)
+  cluster.reportSnapshots = swarm.reportSnapshots
   if (opts.trace) cluster.trace = []
   const sim = new Run(cluster, rng, swarm, opts)
   const result: SimResult = { seed: opts.seed, swarm, stats: sim.stats }
