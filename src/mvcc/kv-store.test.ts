@@ -469,3 +469,57 @@ describe('events and applied index', () => {
     expect(s.currentRevision()).toBe(2)
   })
 })
+
+describe('Durable Object SQL shape', () => {
+  it('binds BLOBs as ArrayBuffers and reads them back from ArrayBuffers', () => {
+    const inner = mvccSql()
+    // Like ctx.storage.sql: BLOB bindings and results are ArrayBuffer (SqlStorageValue).
+    const doLike = {
+      exec: (query: string, ...bindings: unknown[]) => {
+        for (const v of bindings) {
+          if (ArrayBuffer.isView(v)) throw new TypeError('DO SQL binds ArrayBuffer, not views')
+        }
+        const cursor = inner.exec(query, ...(bindings as (ArrayBuffer | string | number | null)[]))
+        const rows = cursor
+          .toArray()
+          .map((row) =>
+            Object.fromEntries(
+              Object.entries(row).map(([k, v]) => [
+                k,
+                v instanceof Uint8Array
+                  ? v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength)
+                  : v,
+              ]),
+            ),
+          )
+        return { toArray: () => rows, one: () => rows[0]!, rowsWritten: cursor.rowsWritten }
+      },
+    }
+    const s = new KvStore(doLike as never)
+    const view = new Uint8Array([9, 97, 98, 99, 9]).subarray(1, 4)
+    s.put(putRequest({ key: view, value: view }))
+    expect(show(range(s, { key: b('abc') }).kvs)).toEqual(['abc=abc@2'])
+    expect(s.hashKV(0).hash).toBe(new KvStore(withPut()).hashKV(0).hash)
+
+    function withPut() {
+      const sql = mvccSql()
+      new KvStore(sql).put(putRequest({ key: b('abc'), value: b('abc') }))
+      return sql
+    }
+  })
+})
+
+describe('watch replay', () => {
+  it('never splits a revision at the limit', () => {
+    const s = newStore()
+    s.txn(txnRequest({ success: [opPut('x1'), opPut('x2'), opPut('x3')] })) // 2
+    put(s, 'x4') // 3
+    const evs = s.eventsSince(2, b('x'), b('y'), 2)
+    expect(evs.map((e) => `${str(e.kv.key)}@${e.kv.modRevision}.${e.sub}`)).toEqual([
+      'x1@2.0',
+      'x2@2.1',
+      'x3@2.2',
+    ])
+    expect(s.eventsSince(3, b('x'), b('y'), 2).map((e) => str(e.kv.key))).toEqual(['x4'])
+  })
+})

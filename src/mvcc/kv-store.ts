@@ -93,11 +93,10 @@ export interface WriteTxn {
 export class KvStore {
   private readonly leaseExists: (id: bigint) => boolean
   private readonly maxRangeResponseBytes: number
+  private readonly sql: Sql
 
-  constructor(
-    private readonly sql: Sql,
-    options: KvStoreOptions = {},
-  ) {
+  constructor(sql: Sql, options: KvStoreOptions = {}) {
+    this.sql = blobsAsArrayBuffers(sql)
     this.leaseExists = options.leaseExists ?? (() => false)
     this.maxRangeResponseBytes = options.maxRangeResponseBytes ?? DEFAULT_MAX_RANGE_RESPONSE_BYTES
   }
@@ -252,34 +251,44 @@ export class KvStore {
 
   /**
    * Watch replay: the changes at revision >= `startRev` to keys in (key, rangeEnd) — same span
-   * rules as Range — in revision order, at most `limit` of them (0 = no limit). Each carries the
-   * key's previous version when history still has it. Throws CompactedError when `startRev` is
-   * below the compacted revision (etcd cancels such a watch with ErrCompacted).
+   * rules as Range — in revision order, about `limit` of them (0 = no limit): a revision is never
+   * split, so the last one is completed past `limit`. Each carries the key's previous version
+   * when history still has it. Throws CompactedError when `startRev` is below the compacted
+   * revision (etcd cancels such a watch with ErrCompacted).
    */
   eventsSince(startRev: number, key: Uint8Array, rangeEnd: Uint8Array, limit = 0): MvccEvent[] {
     if (startRev < this.compactedRevision()) throw new CompactedError()
     const cond = spanCondition(keySpan(key, rangeEnd), 'key')
+    const select = `SELECT ${KV_COLUMNS}, sub, tombstone, value FROM mvcc_history WHERE ${cond.where}`
     const rows = this.sql
       .exec(
-        `SELECT ${KV_COLUMNS}, sub, tombstone, value FROM mvcc_history
-         WHERE main >= ? AND ${cond.where} ORDER BY main, sub ${limit > 0 ? `LIMIT ${limit}` : ''}`,
-        Math.max(startRev, 0),
+        `${select} AND main >= ? ORDER BY main, sub ${limit > 0 ? `LIMIT ${limit}` : ''}`,
         ...cond.bindings,
+        Math.max(startRev, 0),
       )
       .toArray()
-    return rows.map((row) => {
+    const last = rows[rows.length - 1]
+    if (limit > 0 && rows.length === limit && last !== undefined) {
+      // Never split a revision: a watcher sees all of a txn's changes or none (etcd's atomicity).
+      const rest = this.sql
+        .exec(
+          `${select} AND main = ? AND sub > ? ORDER BY sub`,
+          ...cond.bindings,
+          toNum(last['main']),
+          toNum(last['sub']),
+        )
+        .toArray()
+      rows.push(...rest)
+    }
+    return rows.map((row): MvccEvent => {
       const tombstone = toNum(row['tombstone']) === 1
       const main = toNum(row['main'])
       const sub = toNum(row['sub'])
       const kv = tombstone
         ? { ...zeroKv(toBytes(row['key'])), modRevision: main }
         : rowToKeyValue(row, true)
-      return {
-        type: tombstone ? 'DELETE' : 'PUT',
-        kv,
-        prevKv: this.previousVersion(kv.key, main, sub),
-        sub,
-      }
+      const prevKv = this.previousVersion(kv.key, main, sub)
+      return { type: tombstone ? 'DELETE' : 'PUT', kv, prevKv, sub }
     })
   }
 
@@ -525,6 +534,24 @@ export class KvStore {
     }
     if (exact && sort !== null) goSort(kvs, goLess(req.sortTarget, sort.descending))
     return kvs
+  }
+}
+
+/**
+ * Durable Object SQL binds BLOBs from ArrayBuffer (SqlStorageValue); pass keys and values as
+ * exact ArrayBuffers whatever view the caller holds.
+ */
+function blobsAsArrayBuffers(sql: Sql): Sql {
+  return {
+    exec: (query, ...bindings) =>
+      sql.exec(
+        query,
+        ...bindings.map((b) =>
+          b instanceof Uint8Array
+            ? (b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer)
+            : b,
+        ),
+      ),
   }
 }
 

@@ -54,6 +54,15 @@ describe.skipIf(!haveEtcd)('KV API matches etcd 3.4', () => {
     return `${res.status} ${body}`
   }
 
+  it('starts from the same empty store (revision 1, same HashKV)', () => {
+    const out = JSON.parse(etcd.etcdctl('endpoint', 'hashkv', '-w', 'json')) as {
+      HashKV: { hash: number; compact_revision?: number; header: { revision: number } }
+    }[]
+    const theirs = out[0]!.HashKV
+    const ours = local.store.hashKV(0)
+    expect([ours.hash, ours.currentRevision]).toEqual([theirs.hash, theirs.header.revision])
+  })
+
   it('decodes bad input as etcd does (malformed JSON, wrong types, bad base64)', async () => {
     expect(await replay(badInput)).toEqual([])
   })
