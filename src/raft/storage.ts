@@ -61,6 +61,8 @@ export class MemoryStorage implements Storage {
   private hardState: HardState = emptyHardState()
   private snap: Snapshot = emptySnapshot()
   private ents: Entry[] = [{ term: 0, index: 0, type: 'normal', data: '' }]
+  /** The membership as of the applied index, when the application persists it (else the snapshot's). */
+  private confState: ConfState | undefined
 
   /**
    * @param confState optional initial membership (held by the empty index-0 snapshot), for
@@ -73,13 +75,21 @@ export class MemoryStorage implements Storage {
   initialState(): { hardState: HardState; confState: ConfState } {
     return {
       hardState: { ...this.hardState },
-      confState: cloneConfState(this.snap.metadata.confState),
+      confState: cloneConfState(this.confState ?? this.snap.metadata.confState),
     }
   }
 
   /** Persists the hard state. */
   setHardState(hs: HardState): void {
     this.hardState = { ...hs }
+  }
+
+  /**
+   * Persists the membership as of the applied index, for applications that restart with
+   * `Config.applied` beyond the snapshot (the member does). Cleared by `applySnapshot`.
+   */
+  setConfState(cs: ConfState): void {
+    this.confState = cloneConfState(cs)
   }
 
   /** The persisted hard state (for tests and the simulator). */
@@ -122,6 +132,7 @@ export class MemoryStorage implements Storage {
   applySnapshot(snap: Snapshot): void {
     if (this.snap.metadata.index >= snap.metadata.index) throw new SnapOutOfDateError()
     this.snap = snap
+    this.confState = undefined
     this.ents = [{ term: snap.metadata.term, index: snap.metadata.index, type: 'normal', data: '' }]
   }
 

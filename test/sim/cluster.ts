@@ -30,6 +30,11 @@ export interface NodeKnobs {
   snapshotCount: number
   /** Entries kept in the log behind a snapshot when compacting. */
   keepEntries: number
+  /**
+   * The application persists its applied index and membership with every Ready (as the member
+   * does) and restarts with Config.applied there; otherwise it restarts from the snapshot.
+   */
+  persistApplied?: boolean
   unsafe?: UnsafeTestingKnobs
 }
 
@@ -44,6 +49,8 @@ export class SimNode {
   readonly storage = new MemoryStorage()
   node: RawNode | undefined
   app: AppState = { applied: 0, hash: 0, confState: { voters: [], learners: [] } }
+  /** The application state as persisted (persistApplied mode). */
+  durableApp: AppState | undefined
   incarnation = 0
   isLeader = false
   /** The last commit index the checker was told about. */
@@ -111,7 +118,8 @@ export class Cluster {
   /** Starts (or restarts) a node from its persisted storage. */
   start(n: SimNode): void {
     const snap = n.storage.snapshot()
-    const applied = snap.metadata.index
+    const durable = this.knobs.persistApplied ? n.durableApp : undefined
+    const applied = durable ? durable.applied : snap.metadata.index
     n.node = new RawNode({
       id: n.id,
       peers: n.bootstrapPeers,
@@ -122,12 +130,15 @@ export class Cluster {
       maxInflightMsgs: this.knobs.maxInflightMsgs,
       ...(this.knobs.unsafe ? { unsafeTestingKnobs: this.knobs.unsafe } : {}),
     })
-    // The state machine is rebuilt from the snapshot; later entries are re-applied.
-    n.app = {
-      applied,
-      hash: applied > 0 ? (JSON.parse(snap.data) as { hash: number }).hash : 0,
-      confState: snap.metadata.confState,
-    }
+    // The state machine is what was persisted, or is rebuilt from the snapshot; later entries
+    // are re-applied.
+    n.app = durable
+      ? { ...durable, confState: cloneCs(durable.confState) }
+      : {
+          applied,
+          hash: applied > 0 ? (JSON.parse(snap.data) as { hash: number }).hash : 0,
+          confState: snap.metadata.confState,
+        }
     n.reportedCommit = n.storage.getHardState().commit
     n.isLeader = false
     n.incarnation++
@@ -205,6 +216,10 @@ export class Cluster {
           rd.snapshot.metadata.confState,
         )
       for (const e of rd.committedEntries) this.apply(n, e)
+      if (this.knobs.persistApplied) {
+        n.durableApp = { ...n.app, confState: cloneCs(n.app.confState) }
+        n.storage.setConfState(n.app.confState)
+      }
       for (const rs of rd.readStates) this.checker.onReadState(n.id, rs.ctx, rs.index)
       // 4. Advance.
       node.advance()
@@ -298,6 +313,10 @@ export class Cluster {
   alive(): SimNode[] {
     return [...this.nodes.values()].filter((n) => n.alive)
   }
+}
+
+function cloneCs(cs: ConfState): ConfState {
+  return { voters: [...cs.voters], learners: [...cs.learners] }
 }
 
 function termOrUndefined(s: MemoryStorage, i: number): number | undefined {

@@ -99,6 +99,7 @@ export function chooseSwarm(rng: Xoshiro128, opts: SimOptions): Swarm {
       maxInflightMsgs: pick(rng, [1, 4, 256]),
       snapshotCount: pick(rng, [5, 20, 100]),
       keepEntries: pick(rng, [0, 3, 20]),
+      persistApplied: on(),
       ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
     },
   }
@@ -355,7 +356,12 @@ class Run {
   private propose(): void {
     const n = this.randomAlive()
     if (!n) return
-    this.dropping(() => n.node!.propose(`p${this.seq++}`))
+    if (this.rng.float() < 0.2) {
+      const batch = Array.from({ length: 1 + this.rng.int(5) }, () => `p${this.seq++}`)
+      this.dropping(() => n.node!.proposeMany(batch))
+    } else {
+      this.dropping(() => n.node!.propose(`p${this.seq++}`))
+    }
     this.c.handleReady(n)
   }
 
