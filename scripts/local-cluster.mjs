@@ -11,6 +11,12 @@ import { bundleWorker, projectRoot } from './bundle.mjs'
  * data lives; undefined = a temporary folder removed on stop), `vars` (override wrangler.toml
  * [vars]), `verbose` (log every request). Returns `{ url, port, persistDir, stop() }`.
  */
+// Local tracing (on by default) halves throughput and slows SQL 5–7× (TOOLCHAIN.md); the local
+// explorer is a developer UI we do not serve. Both off unless the caller says otherwise.
+process.env.X_LOCAL_OBSERVABILITY ??= 'false'
+process.env.X_LOCAL_EXPLORER ??= 'false'
+process.env.CLOUDFLARE_CF_FETCH_ENABLED ??= 'false'
+
 export async function startLocalCluster({
   port = 2379,
   persistDir,

@@ -9,11 +9,12 @@ import {
 } from '../api/kv-service.ts'
 import { readClusterConfig, type ClusterConfig } from '../member/config.ts'
 import type { Env } from '../member/env.ts'
-import type { MemberFailure, MemberStatus } from '../member/member.ts'
+import type { BatchReply, KvRead, KvWrite, MemberFailure, MemberStatus } from '../member/member.ts'
 import type { KvReply } from '../member/kv-machine.ts'
 import { GRPC_OVERHEAD_BYTES } from '../api/validate.ts'
 import { errorResponse, jsonResponse, readBody, textResponse } from './http.ts'
 import { memberHandles, type MemberHandle } from './members.ts'
+import { Batchers } from './batcher.ts'
 import { callWithFailover, RetryableError } from './routing.ts'
 
 type AppEnv = { Bindings: Env }
@@ -49,14 +50,11 @@ function clusterOf(c: Context<AppEnv>): Cluster {
   return { config, members }
 }
 
-/** Turns a member's failure value into a retry (with the leader it named, if any). */
-function retryOn(
-  r: KvReply | MemberFailure,
-  learnLeader: (name: string | undefined) => void,
-): KvReply {
-  if ('status' in r) return r
+/** Learns the leader a member named; turns its failure value into a retry. */
+function retryOn(r: WriteResult, learnLeader: (name: string | undefined) => void): KvReply {
   learnLeader(r.leaderName)
-  throw new RetryableError(r.etcdError)
+  if ('status' in r.reply) return r.reply
+  throw new RetryableError(r.reply.etcdError)
 }
 
 /** The error for a request that no member could serve in time. */
@@ -65,6 +63,32 @@ function unavailable(e: unknown): EtcdError {
     return EtcdErrors[e.message as keyof typeof EtcdErrors]
   }
   return EtcdErrors.NoLeader
+}
+
+type WriteResult = { reply: KvReply | MemberFailure; leaderName: string | undefined }
+
+const writeBatchers = new Batchers<KvWrite, WriteResult>()
+const readBatchers = new Batchers<KvRead, WriteResult>()
+
+/** One result per batched request, each with the leader the member named. */
+function unbatch(r: BatchReply | MemberFailure, count: number): WriteResult[] {
+  if ('results' in r) return r.results.map((reply) => ({ reply, leaderName: r.leaderName }))
+  return Array.from({ length: count }, () => ({ reply: r, leaderName: r.leaderName }))
+}
+
+/** Sends a write to a member through its batcher (many client writes → one call). */
+function batchedWrite(m: MemberHandle, write: KvWrite): Promise<WriteResult> {
+  return writeBatchers.get(m.spec.name).submit(write, async (writes) => {
+    return unbatch(await m.stub.writeBatch(m.spec.name, writes), writes.length)
+  })
+}
+
+/** Sends a read to a member through its batcher; a batch shares one ReadIndex round. */
+function batchedRead(m: MemberHandle, read: KvRead, serializable: boolean): Promise<WriteResult> {
+  const key = `${m.spec.name}/${serializable ? 's' : 'l'}`
+  return readBatchers.get(key).submit(read, async (reads) => {
+    return unbatch(await m.stub.readBatch(m.spec.name, reads, serializable), reads.length)
+  })
 }
 
 async function handleKv(c: Context<AppEnv>, route: KvRoute): Promise<Response> {
@@ -87,8 +111,8 @@ async function handleKv(c: Context<AppEnv>, route: KvRoute): Promise<Response> {
       async (m, learnLeader) =>
         retryOn(
           write
-            ? await m.stub.write(m.spec.name, route, body, requestId)
-            : await m.stub.read(m.spec.name, route, body, serializable),
+            ? await batchedWrite(m, { route, body, requestId })
+            : await batchedRead(m, { route, body }, serializable),
           learnLeader,
         ),
     ).catch((e: unknown) => {

@@ -41,6 +41,9 @@ export class MemberCore {
   private readonly readIndexes = new Map<string, number>()
   private softState: SoftState = { lead: NONE, state: 'follower' }
   private nextCtx = 0
+  /** The read-index round in flight, and the one that reads arriving during it will share. */
+  private readRound: Promise<void> | undefined
+  private nextReadRound: Promise<void> | undefined
 
   constructor(
     sql: Sql,
@@ -111,10 +114,11 @@ export class MemberCore {
   }
 
   /**
-   * Proposes entries (one per request) and waits until each is applied. Must be the leader or
-   * know one (raft forwards); without a leader it fails with ErrNoLeader.
+   * Proposes entries (one per request, all in one Ready: group commit) and returns one promise
+   * per request, settled when its entry is applied here. Followers forward to the leader (raft
+   * MsgProp); without a known leader this throws MemberError('NoLeader') and proposes nothing.
    */
-  async propose(requests: { requestId: string; data: string }[]): Promise<ApplyResult[]> {
+  propose(requests: { requestId: string; data: string }[]): Promise<ApplyResult>[] {
     if (this.softState.lead === NONE) throw new MemberError('NoLeader')
     try {
       // All or none: the node's role cannot change between these synchronous calls.
@@ -132,22 +136,47 @@ export class MemberCore {
       ),
     )
     this.loop.run()
-    return Promise.all(waits)
+    return waits
   }
 
   /**
    * Waits until a read at this member is linearizable (raft ReadIndex, Raft thesis §6.4):
-   * resolves once the state machine has applied the confirmed read index.
+   * resolves once the state machine has applied the confirmed read index. Reads share rounds
+   * (etcd's linearizableReadLoop): a read that arrives while a round is in flight cannot use
+   * it (the round was issued before the read), so it joins the next one, which starts as soon
+   * as the current one ends; one round serves every read waiting on it.
    */
-  async linearizableBarrier(): Promise<void> {
-    if (this.softState.lead === NONE) throw new MemberError('NoLeader')
+  linearizableBarrier(): Promise<void> {
+    if (this.softState.lead === NONE) return Promise.reject(new MemberError('NoLeader'))
+    if (!this.readRound) {
+      this.readRound = this.readIndexRound().finally(() => {
+        this.readRound = undefined
+      })
+      return this.readRound
+    }
+    this.nextReadRound ??= this.readRound
+      .catch(() => undefined)
+      .then(() => {
+        this.nextReadRound = undefined
+        return this.linearizableBarrier()
+      })
+    return this.nextReadRound
+  }
+
+  private async readIndexRound(): Promise<void> {
     const ctx = `${this.options.id}/${this.nextCtx++}`
     const done = this.reads.wait(
       ctx,
       this.options.requestTimeoutMs,
       () => new MemberError('Timeout'),
     )
-    this.node.readIndex(ctx)
+    try {
+      this.node.readIndex(ctx)
+    } catch (e) {
+      this.reads.resolve(ctx, 0)
+      if (e instanceof ProposalDroppedError) throw new MemberError('NoLeader')
+      throw e
+    }
     this.loop.run()
     await done
   }

@@ -38,6 +38,25 @@ export interface MemberFailure {
   leaderName?: string
 }
 
+/** The answers to a batch, in order, with the leader this member knows (for the caller's hint). */
+export interface BatchReply {
+  leaderName: string | undefined
+  results: (KvReply | MemberFailure)[]
+}
+
+/** One KV write for `writeBatch`. */
+export interface KvWrite {
+  route: KvRoute
+  body: string
+  requestId: string
+}
+
+/** One KV read for `readBatch`. */
+export interface KvRead {
+  route: KvRoute
+  body: string
+}
+
 /** Proposals and reads time out after this long (etcd: 5 s + 2 × election timeout). */
 const REQUEST_TIMEOUT_EXTRA_MS = 5_000
 
@@ -99,39 +118,56 @@ export class Member extends DurableObject<Env> {
   }
 
   /**
-   * A KV write (put, deleterange, txn with writes, compaction): proposed through raft, answered
-   * once applied here. `requestId` makes retries apply at most once.
+   * KV writes (put, deleterange, txn with writes, compaction), proposed through raft together
+   * (group commit) and answered once applied here. Each request id applies at most once, so a
+   * retry of the same request (here or on another member) is safe.
    */
-  async write(
-    name: string,
-    route: KvRoute,
-    body: string,
-    requestId: string,
-  ): Promise<KvReply | MemberFailure> {
+  async writeBatch(name: string, writes: KvWrite[]): Promise<BatchReply | MemberFailure> {
     const core = this.ensureStarted(name)
+    const leaderName = this.nameById.get(core.lead)
+    if (!core.isLeader && leaderName !== undefined) {
+      // Forward to the leader in one hop: a follower would otherwise learn of the commit only
+      // from the leader's next heartbeat. The caller learns the leader from the answer.
+      return this.peer(leaderName).writeBatch(leaderName, writes)
+    }
+    let pending: Promise<{ value: unknown }>[]
     try {
-      const [result] = await core.propose([
-        { requestId, data: KvMachine.entry(requestId, route, body) },
-      ])
-      return result!.value as KvReply
+      pending = core.propose(
+        writes.map((w) => ({
+          requestId: w.requestId,
+          data: KvMachine.entry(w.requestId, w.route, w.body),
+        })),
+      )
     } catch (e) {
       return this.failure(e)
     }
+    const settled = await Promise.allSettled(pending)
+    return {
+      leaderName: this.nameById.get(core.lead),
+      results: settled.map((s) =>
+        s.status === 'fulfilled' ? (s.value.value as KvReply) : this.failure(s.reason),
+      ),
+    }
   }
 
-  /** A KV read (range, read-only txn): linearizable through raft ReadIndex unless serializable. */
-  async read(
+  /**
+   * KV reads (range, read-only txn) served here: all of a batch share one raft ReadIndex round
+   * unless serializable, then run on this member's store.
+   */
+  async readBatch(
     name: string,
-    route: KvRoute,
-    body: string,
+    reads: KvRead[],
     serializable: boolean,
-  ): Promise<KvReply | MemberFailure> {
+  ): Promise<BatchReply | MemberFailure> {
     const core = this.ensureStarted(name)
     try {
       if (!serializable) await core.linearizableBarrier()
-      return this.machine!.read(route, body)
     } catch (e) {
       return this.failure(e)
+    }
+    return {
+      leaderName: this.nameById.get(core.lead),
+      results: reads.map((r) => this.machine!.read(r.route, r.body)),
     }
   }
 
@@ -239,11 +275,8 @@ export class Member extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Date.now() + this.config.heartbeatIntervalMs)
   }
 
-  /** Sends a batch to a peer. A stub that threw is replaced before the next call. */
-  private async deliver(to: string, messages: Message[]): Promise<void> {
-    const name = this.nameById.get(to)
-    if (name === undefined) return
-    if (this.isolated) throw new Error('isolated by a test')
+  /** A stub for a peer, reused until a call through it throws. */
+  private peer(name: string): DurableObjectStub<Member> {
     let stub = this.peerStubs.get(name)
     if (!stub) {
       stub = this.env.MEMBER.get(
@@ -251,8 +284,16 @@ export class Member extends DurableObject<Env> {
       )
       this.peerStubs.set(name, stub)
     }
+    return stub
+  }
+
+  /** Sends a batch of raft messages to a peer. A stub that threw is replaced before the next call. */
+  private async deliver(to: string, messages: Message[]): Promise<void> {
+    const name = this.nameById.get(to)
+    if (name === undefined) return
+    if (this.isolated) throw new Error('isolated by a test')
     try {
-      await stub.receive(name, messages)
+      await this.peer(name).receive(name, messages)
     } catch (e) {
       this.peerStubs.delete(name)
       throw e

@@ -91,9 +91,9 @@ class InProcessCluster {
   async put(key: string, value: string, requestId = `r${this.nextRequest++}`): Promise<KvReply> {
     const leader = await this.waitLeader()
     const body = JSON.stringify({ key: b64(key), value: b64(value) })
-    const [result] = await leader.core.propose([
-      { requestId, data: KvMachine.entry(requestId, 'put', body) },
-    ])
+    const [result] = await Promise.all(
+      leader.core.propose([{ requestId, data: KvMachine.entry(requestId, 'put', body) }]),
+    )
     return result!.value as KvReply
   }
 
