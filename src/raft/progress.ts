@@ -46,6 +46,14 @@ export class Progress {
     this.inflights.reset()
   }
 
+  /** Forgets everything (new term): probe from `next`, nothing known to match beyond `match`. */
+  resetTo(match: number, next: number): void {
+    this.resetState('probe')
+    this.match = match
+    this.next = next
+    this.recentActive = false
+  }
+
   /** Back to probing from just after the known match (or the snapshot that was sent). */
   becomeProbe(): void {
     if (this.state === 'snapshot') {

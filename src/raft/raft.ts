@@ -8,6 +8,7 @@ import type { Logger, ResolvedConfig, UnsafeTestingKnobs } from './config.ts'
 import {
   assert,
   assertNever,
+  CompactedError,
   ProposalDroppedError,
   SnapshotTemporarilyUnavailableError,
 } from './errors.ts'
@@ -167,8 +168,10 @@ export class Raft {
     if (pr.state !== 'replicate' || !pr.inflights.full()) {
       try {
         ents = this.raftLog.entries(pr.next, this.maxMsgSize)
-      } catch {
-        return this.maybeSendSnapshot(to, pr)
+      } catch (e) {
+        // Compacted meanwhile: the follower needs a snapshot.
+        if (e instanceof CompactedError) return this.maybeSendSnapshot(to, pr)
+        throw e
       }
     }
     if (ents.length === 0 && !sendIfEmpty) return false
@@ -264,13 +267,8 @@ export class Raft {
     this.abortLeaderTransfer()
     this.trk.resetVotes()
     const last = this.raftLog.lastIndex()
-    for (const [id, pr] of this.trk.progress) {
-      pr.match = id === this.id ? last : 0
-      pr.next = last + 1
-      pr.recentActive = id === this.id
-      pr.becomeProbe()
-      pr.next = last + 1
-    }
+    // Nothing is known about followers in a new term: probe everyone from our last index.
+    for (const [id, pr] of this.trk.progress) pr.resetTo(id === this.id ? last : 0, last + 1)
     this.pendingConfIndex = 0
     this.uncommittedSize = 0
     this.readOnly.reset()
