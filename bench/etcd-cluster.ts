@@ -14,7 +14,7 @@ export interface EtcdCluster {
   /** Process ids of the members. */
   pids: number[]
   version: string
-  /** Stops every member (SIGTERM, SIGKILL after 5 s) and removes the data dirs. */
+  /** Stops every member (SIGTERM, SIGKILL after 2 s) and removes the data dirs. */
   stop(): Promise<void>
   /** Synchronous last resort for process exit: SIGKILL and remove the data dirs. */
   killNow(): void
@@ -99,7 +99,7 @@ export async function startEtcdCluster(size = 3, timeoutMs = 30_000): Promise<Et
     for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGTERM')
     const timer = setTimeout(() => {
       for (const p of procs) if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
-    }, 5_000)
+    }, 2_000)
     await Promise.all(exited)
     clearTimeout(timer)
     rmSync(dir, { recursive: true, force: true })

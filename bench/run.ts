@@ -150,7 +150,9 @@ async function expectOk(
   throw new Error(`${target.name}: POST ${path} ${body.slice(0, 200)} failed: ${lastError}`)
 }
 
+/** The edge-etcd commit measured (BENCH_REVISION names it when running from an exported tree). */
 function gitRevision(): string | undefined {
+  if (process.env['BENCH_REVISION']) return process.env['BENCH_REVISION']
   try {
     const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
       cwd: projectRoot,
@@ -277,6 +279,7 @@ async function main(): Promise<void> {
         const used = process.cpuUsage(generatorBefore)
         const generatorCpuPercent =
           ((used.user + used.system) / 1000 / (performance.now() - started)) * 100
+        if (stopping) return
         const run: TargetRun = { load, cpu, generatorCpuPercent }
         row[target.name] = run
         process.stderr.write(
