@@ -264,6 +264,20 @@ describe('log replication (paper §5.3)', () => {
     expect(() => nw.node('a').rn.propose('x')).toThrow(ProposalDroppedError)
   })
 
+  it('a leader over maxUncommittedEntriesSize drops proposals until entries commit', () => {
+    const nw = TestNetwork.bootstrap(abc, { maxUncommittedEntriesSize: 10 })
+    nw.campaign('a')
+    nw.isolate('a')
+    const a = nw.node('a')
+    a.rn.propose('12345678')
+    expect(() => a.rn.propose('12345678')).toThrow(ProposalDroppedError)
+    nw.handleReady(a)
+    nw.recover()
+    nw.settle()
+    nw.tick('a')
+    expect(() => nw.propose('a', 'fits-again')).not.toThrow()
+  })
+
   it('batches many entries per MsgApp and respects maxSizePerMsg', () => {
     const nw = TestNetwork.bootstrap(abc, { maxSizePerMsg: 200 })
     nw.campaign('a')

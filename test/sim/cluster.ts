@@ -14,6 +14,7 @@ import type {
 import {
   CompactedError,
   createRng,
+  describeMessage,
   MemoryStorage,
   RawNode,
   UnavailableError,
@@ -287,6 +288,7 @@ export class Cluster {
       }
       return
     }
+    if (this.trace) this.log(describeMessage(m))
     to.node.step(m)
     this.handleReady(to)
     if (m.type === 'MsgSnap' && from?.node && this.reportSnapshots) {
