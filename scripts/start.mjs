@@ -12,6 +12,8 @@ wrangler.toml's INITIAL_CLUSTER) in one local workerd runtime, on 127.0.0.1.
 Options:
   --port N        port to listen on (default: $PORT, else 2379; 0 = any free port)
   --data-dir DIR  where members keep their SQLite data (default: $DATA_DIR, else .data/local)
+  --var KEY=VALUE override a wrangler.toml [vars] entry (repeatable), e.g.
+                  --var INITIAL_CLUSTER=m1,m2,m3,m4,m5
   --verbose       log every request
   -h, --help      show this help
 
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     port: { type: 'string' },
     'data-dir': { type: 'string' },
     verbose: { type: 'boolean' },
+    var: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -36,9 +39,18 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   console.error(`invalid port: ${values.port ?? process.env.PORT}`)
   process.exit(2)
 }
+const vars = {}
+for (const item of values.var ?? []) {
+  const eq = item.indexOf('=')
+  if (eq <= 0) {
+    console.error(`invalid --var ${item}: expected KEY=VALUE`)
+    process.exit(2)
+  }
+  vars[item.slice(0, eq)] = item.slice(eq + 1)
+}
 const persistDir = resolve(values['data-dir'] ?? process.env.DATA_DIR ?? '.data/local')
 
-const cluster = await startLocalCluster({ port, persistDir, verbose: values.verbose })
+const cluster = await startLocalCluster({ port, persistDir, vars, verbose: values.verbose })
 console.log(`edge-etcd listening on ${cluster.url}`)
 console.log(`data in ${persistDir}`)
 console.log('press Ctrl-C to stop')

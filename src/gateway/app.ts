@@ -225,6 +225,29 @@ export function createApp(): Hono<AppEnv> {
     if (c.env.DEV_FAULTS !== 'true') return c.notFound()
     return c.json(await allStatuses(clusterOf(c).members))
   })
+  app.get('/_dev/members/:name/hashkv', async (c) => {
+    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
+    const member = clusterOf(c).members.find((m) => m.spec.name === c.req.param('name'))
+    if (!member) return c.notFound()
+    return c.json(await member.stub.devHashKv(member.spec.name))
+  })
+  // A read served by one named member, without failover (does an isolated member serve it?).
+  app.post('/_dev/members/:name/kv/range', async (c) => {
+    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
+    const member = clusterOf(c).members.find((m) => m.spec.name === c.req.param('name'))
+    if (!member) return c.notFound()
+    const body = await c.req.text()
+    const serializable =
+      (JSON.parse(body || '{}') as { serializable?: boolean }).serializable === true
+    const r = await member.stub.readBatch(
+      member.spec.name,
+      [{ route: 'range', body }],
+      serializable,
+    )
+    const reply = 'results' in r ? r.results[0]! : r
+    if ('status' in reply) return jsonResponse(reply.body, reply.status)
+    return errorResponse(unavailable(new RetryableError(reply.etcdError)))
+  })
   app.post('/_dev/members/:name/:fault{isolate|heal|crash}', async (c) => {
     if (c.env.DEV_FAULTS !== 'true') return c.notFound()
     const member = clusterOf(c).members.find((m) => m.spec.name === c.req.param('name'))

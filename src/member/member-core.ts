@@ -191,11 +191,17 @@ export class MemberCore {
   }
 
   private onSoftState(ss: SoftState): void {
-    const wasLeader = this.softState.state === 'leader'
+    const previous = this.softState
     this.softState = ss
     // A leader that steps down cannot know whether its pending proposals will commit.
-    if (wasLeader && ss.state !== 'leader') {
+    if (previous.state === 'leader' && ss.state !== 'leader') {
       this.proposals.rejectAll(() => new MemberError('LeaderChanged'))
+    }
+    // Read-index requests in flight die with the leader that was asked: fail them now so the
+    // client retries elsewhere instead of waiting for the timeout.
+    if (previous.lead !== ss.lead) {
+      this.readIndexes.clear()
+      this.reads.rejectAll(() => new MemberError('LeaderChanged'))
     }
   }
 

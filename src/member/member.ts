@@ -194,6 +194,18 @@ export class Member extends DurableObject<Env> {
     if (fault === 'crash') this.ctx.abort('crash injected by a test')
   }
 
+  /** Test-only: HashKV of this member's store at its current revision (for agreement checks). */
+  async devHashKv(name: string): Promise<{ hash: number; revision: number; appliedIndex: number }> {
+    if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
+    this.ensureStarted(name)
+    const store = this.machine!.store
+    return {
+      hash: store.hashKV().hash,
+      revision: store.currentRevision(),
+      appliedIndex: store.appliedIndex(),
+    }
+  }
+
   // ---- platform events -----------------------------------------------------------------------
 
   /** Raft ticks: one per heartbeat interval, on every member (etcd ticks the same way). */

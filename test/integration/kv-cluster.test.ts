@@ -44,7 +44,7 @@ async function get(cluster: TestCluster, key: string, serializable = false) {
   expect(r.status).toBe(200)
   return r.json as {
     header: { revision: string }
-    kvs?: { value: string; version: string }[]
+    kvs?: { key: string; value: string; version: string }[]
     count?: string
   }
 }
