@@ -1,6 +1,7 @@
 // RaftLog: append/conflict rules (paper Figure 2 AppendEntries receiver), commit/applied
 // cursors, up-to-date comparison (§5.4.1) and the stable/unstable split.
 
+import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import { CompactedError } from './errors.ts'
 import { RaftLog } from './log.ts'
@@ -235,5 +236,63 @@ describe('RaftLog cursors', () => {
     expect(l.firstIndex()).toBe(11)
     expect(l.lastTerm()).toBe(3)
     expect(l.pendingSnapshot()?.metadata.index).toBe(10)
+  })
+})
+
+describe('RaftLog against a reference model (property)', () => {
+  // Reference: the AppendEntries receiver rules over a plain array of terms.
+  function modelAppend(
+    log: number[],
+    commit: number,
+    prev: number,
+    prevTerm: number,
+    terms: number[],
+    leaderCommit: number,
+  ): { log: number[]; commit: number; ok: boolean } {
+    const termAt = (i: number): number | undefined => (i === 0 ? 0 : log[i - 1])
+    if (termAt(prev) !== prevTerm) return { log, commit, ok: false }
+    const out = log.slice()
+    terms.forEach((t, k) => {
+      const i = prev + 1 + k
+      if (out[i - 1] !== undefined && out[i - 1] !== t) out.length = i - 1
+      if (out[i - 1] === undefined) out.push(t)
+    })
+    return {
+      log: out,
+      commit: Math.max(commit, Math.min(leaderCommit, prev + terms.length)),
+      ok: true,
+    }
+  }
+
+  it('maybeAppend matches the model for random append sequences', () => {
+    const op = fc.record({
+      prev: fc.nat({ max: 8 }),
+      prevTerm: fc.nat({ max: 3 }),
+      terms: fc.array(fc.integer({ min: 1, max: 3 }), { maxLength: 4 }),
+      leaderCommit: fc.nat({ max: 10 }),
+    })
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 25 }), (ops) => {
+        const l = new RaftLog(new MemoryStorage())
+        let model: number[] = []
+        let commit = 0
+        for (const o of ops) {
+          // Terms in a log never decrease; skip ops that would build an impossible log.
+          const sorted = [...o.terms].sort((a, b) => a - b)
+          if (sorted.length > 0 && sorted[0]! < o.prevTerm) continue
+          const next = modelAppend(model, commit, o.prev, o.prevTerm, sorted, o.leaderCommit)
+          // A real leader never conflicts with committed entries; skip such ops.
+          const keep = next.log.slice(0, commit)
+          if (next.ok && keep.some((t, i) => t !== model[i])) continue
+          const got = l.maybeAppend(o.prev, o.prevTerm, o.leaderCommit, ents(sorted, o.prev + 1))
+          expect(got !== undefined).toBe(next.ok)
+          model = next.log
+          commit = next.commit
+          expect(termsOf(l)).toEqual(model)
+          expect(l.committed).toBe(commit)
+        }
+      }),
+      { numRuns: 300 },
+    )
   })
 })

@@ -222,8 +222,10 @@ export class RaftLog {
     return term > this.lastTerm() || (term === this.lastTerm() && lasti >= this.lastIndex())
   }
 
-  /** Whether the entry at i has term `term` (false if unknown). */
+  /** Whether the entry at i has term `term` (false if unknown or outside the log). */
   matchTerm(i: number, term: number): boolean {
+    // Stricter than etcd, whose term() answers 0 past the end, so (i > last, term 0) "matched".
+    if (i > this.lastIndex() || i < this.firstIndex() - 1) return false
     const t = this.termOrUndefined(i)
     return t !== undefined && t === term
   }
