@@ -523,3 +523,33 @@ describe('watch replay', () => {
     expect(s.eventsSince(3, b('x'), b('y'), 2).map((e) => str(e.kv.key))).toEqual(['x4'])
   })
 })
+
+describe('large spans', () => {
+  it('evaluates a compare over more keys than one reply may hold', () => {
+    const s = newStore({ maxRangeResponseBytes: 200 })
+    for (let i = 0; i < 600; i++) put(s, `k/${String(i).padStart(4, '0')}`, 'v')
+    const compare = (version: number, result: number) =>
+      s.txn(
+        txnRequest({
+          compare: [
+            { ...cmp('k/', CompareTarget.VERSION, result, { version }), rangeEnd: b('k0') },
+          ],
+        }),
+      ).succeeded
+    expect(compare(1, CompareResult.EQUAL)).toBe(true)
+    put(s, 'k/0599', 'again')
+    expect(compare(1, CompareResult.EQUAL)).toBe(false)
+    expect(compare(0, CompareResult.GREATER)).toBe(true)
+  })
+
+  it('keys_only at the current revision reads no values', () => {
+    const s = seeded()
+    const r = range(s, { key: ZERO, rangeEnd: ZERO, keysOnly: true, sortTarget: SortTarget.MOD })
+    expect(r.kvs.map((kv) => `${str(kv.key)}@${kv.modRevision}:${kv.value.length}`)).toEqual([
+      'b@3:0',
+      'a@5:0',
+      'foo/1@6:0',
+      'foo/2@7:0',
+    ])
+  })
+})

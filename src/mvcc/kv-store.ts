@@ -68,6 +68,7 @@ const DEFAULT_MAX_RANGE_RESPONSE_BYTES = 64 * 1024 * 1024
 /** Per-kv overhead counted against the response cap (revisions, framing). */
 const KV_OVERHEAD_BYTES = 32
 const HASH_PAGE_ROWS = 1000
+const COMPARE_PAGE_ROWS = 256
 
 const KV_COLUMNS = 'key, create_revision, main, version, lease'
 
@@ -204,49 +205,34 @@ export class KvStore {
     const crc = new Crc32c().update(new TextEncoder().encode('key'))
     let after = { main: -1, sub: -1 }
     for (;;) {
+      // Rows at or below the compacted revision count only if still their key's live version.
       const rows = this.sql
         .exec(
-          `SELECT ${KV_COLUMNS}, sub, tombstone, value FROM mvcc_history
-           WHERE main <= ? AND (main > ? OR (main = ? AND sub > ?))
+          `SELECT ${KV_COLUMNS}, sub, tombstone, value FROM mvcc_history AS h
+           WHERE main <= ?1 AND (main > ?2 OR (main = ?2 AND sub > ?3))
+             AND (main > ?4 OR (tombstone = 0 AND NOT EXISTS (
+               SELECT 1 FROM mvcc_history AS n WHERE n.key = h.key AND n.main <= ?1
+                 AND (n.main > h.main OR (n.main = h.main AND n.sub > h.sub)))))
            ORDER BY main, sub LIMIT ${HASH_PAGE_ROWS}`,
           rev,
           after.main,
-          after.main,
           after.sub,
+          compactRevision,
         )
         .toArray()
       for (const row of rows) {
         const main = toNum(row['main'])
         const sub = toNum(row['sub'])
         const tombstone = toNum(row['tombstone']) === 1
-        if (main <= compactRevision && !this.isLatestLiveAt(row, rev)) continue
         const kv = rowToKeyValue(row, true)
         crc.update(revisionBytes(main, sub, tombstone))
-        crc.update(
-          marshalKeyValue(tombstone ? { ...zeroKv(kv.key) } : { ...kv, modRevision: main }),
-        )
+        crc.update(marshalKeyValue(tombstone ? zeroKv(kv.key) : kv))
       }
       const last = rows[rows.length - 1]
       if (rows.length < HASH_PAGE_ROWS || last === undefined) break
       after = { main: toNum(last['main']), sub: toNum(last['sub']) }
     }
     return { hash: crc.digest(), currentRevision, compactRevision }
-  }
-
-  private isLatestLiveAt(row: SqlRow, rev: number): boolean {
-    if (toNum(row['tombstone']) === 1) return false
-    const newer = this.sql
-      .exec(
-        `SELECT 1 AS x FROM mvcc_history WHERE key = ? AND main <= ?
-           AND (main > ? OR (main = ? AND sub > ?)) LIMIT 1`,
-        row['key'] as SqlValue,
-        rev,
-        toNum(row['main']),
-        toNum(row['main']),
-        toNum(row['sub']),
-      )
-      .toArray()
-    return newer.length === 0
   }
 
   /**
@@ -384,6 +370,40 @@ export class KvStore {
     return { header, kvs, more, count }
   }
 
+  /**
+   * Whether every live kv in (key, rangeEnd) satisfies `test`, reading the span in pages so a
+   * compare over a large span needs no reply-sized buffer (txn compares; etcd reads them whole).
+   * Returns null when the span is empty. The view is the newest state (see ReadView).
+   */
+  everyLiveKv(
+    key: Uint8Array,
+    rangeEnd: Uint8Array,
+    test: (kv: KeyValue) => boolean,
+  ): boolean | null {
+    const cond = spanCondition(keySpan(key, rangeEnd), 'l.key')
+    let after: Uint8Array | null = null
+    let seen = false
+    for (;;) {
+      const page: SqlRow[] = this.sql
+        .exec(
+          `SELECT h.key, h.create_revision, h.main, h.version, h.lease, h.value
+           FROM mvcc_latest AS l JOIN mvcc_history AS h ON h.key = l.key AND h.main = l.main AND h.sub = l.sub
+           WHERE ${cond.where} ${after === null ? '' : 'AND l.key > ?'}
+           ORDER BY l.key LIMIT ${COMPARE_PAGE_ROWS}`,
+          ...cond.bindings,
+          ...(after === null ? [] : [after]),
+        )
+        .toArray()
+      for (const row of page) {
+        seen = true
+        if (!test(rowToKeyValue(row, true))) return false
+      }
+      const last = page[page.length - 1]
+      if (page.length < COMPARE_PAGE_ROWS || last === undefined) return seen ? true : null
+      after = toBytes(last['key'])
+    }
+  }
+
   /** The live version of one key in the view (put's ignore flags and prev_kv, txn checks). */
   getIn(view: ReadView, key: Uint8Array): KeyValue | null {
     const span: KeySpan = { kind: 'single', key }
@@ -504,7 +524,13 @@ export class KvStore {
     const exact = byValue && (prefetch || count <= EXACT_SORT_MAX_KEYS)
     const limit =
       req.limit > 0 && (!exact || prefetch) ? Math.min(req.limit + 1, Number.MAX_SAFE_INTEGER) : 0
-    const source = isLatest ? latestSource(span) : historicalSource(span, rev)
+    // keys_only at the current revision needs no value: read mvcc_latest alone.
+    const valueless = isLatest && req.keysOnly && req.sortTarget !== SortTarget.VALUE
+    const source = valueless
+      ? latestKeysSource(span)
+      : isLatest
+        ? latestSource(span)
+        : historicalSource(span, rev)
     const filters: string[] = []
     const bindings: SqlValue[] = [...source.bindings]
     const add = (cond: string, v: number): void => {
@@ -516,7 +542,8 @@ export class KvStore {
     if (req.maxCreateRevision !== 0) add('h.create_revision <= ?', req.maxCreateRevision)
     if (req.minCreateRevision !== 0) add('h.create_revision >= ?', req.minCreateRevision)
     const rows = this.sql.exec(
-      `SELECT h.key, h.create_revision, h.main, h.version, h.lease, h.value FROM ${source.from}
+      `SELECT h.key, h.create_revision, h.main, h.version, h.lease, ${valueless ? "x''" : 'h.value'} AS value
+       FROM ${source.from}
        ${filters.length > 0 ? `AND ${filters.join(' AND ')}` : ''}
        ORDER BY ${exact ? 'h.key ASC' : orderBy(sort)} ${limit > 0 ? `LIMIT ${limit}` : ''}`,
       ...bindings,
@@ -563,6 +590,12 @@ function latestSource(span: KeySpan): { from: string; bindings: SqlValue[] } {
            WHERE ${cond.where}`,
     bindings: cond.bindings,
   }
+}
+
+/** The live keys of a span without their values (`h` is mvcc_latest itself). */
+function latestKeysSource(span: KeySpan): { from: string; bindings: SqlValue[] } {
+  const cond = spanCondition(span, 'h.key')
+  return { from: `mvcc_latest AS h WHERE ${cond.where}`, bindings: cond.bindings }
 }
 
 /** Rows of the keys live at `rev` in a span: each key's newest row <= rev, if not a tombstone. */

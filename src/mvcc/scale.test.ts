@@ -165,17 +165,30 @@ describe.skipIf(!SCALE)('1,000,000 keys (MVCC_SCALE=1)', () => {
   function measure(size: number) {
     const db = mvccSql()
     const s = new KvStore(db)
-    const putStart = performance.now()
+    const fillStart = performance.now()
     fill(s, db, size)
-    const putsPerSecond = (size / (performance.now() - putStart)) * 1000
+    const fillPerSecond = (size / (performance.now() - fillStart)) * 1000
     const rnd = (i: number): number => (i * 7919) % size
-    const single = opsPerSecond(2000, (i) => s.range(rangeRequest({ key: b(key(rnd(i))) })))
+    // As the member applies entries: one transaction (and one applied index) per put.
+    const put = opsPerSecond(5000, (i) =>
+      db.transactionSync(() => {
+        s.put(putRequest({ key: b(key(rnd(i))), value: b('updated') }))
+        s.setAppliedIndex(i + 1)
+      }),
+    )
+    const single = opsPerSecond(5000, (i) => s.range(rangeRequest({ key: b(key(rnd(i))) })))
     const prefix = opsPerSecond(500, (i) => {
       const p = `key/${String(Math.floor(rnd(i) / 100)).padStart(6, '0')}`
       const r = s.range(rangeRequest({ key: b(p), rangeEnd: b(p + '\x7f') }))
       expect(r.count).toBe(100)
     })
-    return { size, putsPerSecond, single, prefix }
+    const compactStart = performance.now()
+    db.transactionSync(() => s.compact(s.currentRevision()))
+    const compactMs = performance.now() - compactStart
+    const hashStart = performance.now()
+    s.hashKV(0)
+    const hashMs = performance.now() - hashStart
+    return { size, fillPerSecond, put, single, prefix, compactMs, hashMs }
   }
 
   it(
@@ -184,8 +197,10 @@ describe.skipIf(!SCALE)('1,000,000 keys (MVCC_SCALE=1)', () => {
       const small = measure(10_000)
       const large = measure(1_000_000)
       const fmt = (r: ReturnType<typeof measure>): string =>
-        `${r.size} keys: put ${r.putsPerSecond.toFixed(0)}/s (one txn), ` +
-        `get ${r.single.toFixed(0)}/s, prefix(100) ${r.prefix.toFixed(0)}/s`
+        `${r.size} keys: fill ${r.fillPerSecond.toFixed(0)} puts/s (one txn), ` +
+        `put ${r.put.toFixed(0)}/s (txn each), get ${r.single.toFixed(0)}/s, ` +
+        `prefix(100) ${r.prefix.toFixed(0)}/s, compact ${r.compactMs.toFixed(0)} ms, ` +
+        `hashKV ${r.hashMs.toFixed(0)} ms`
       console.log(`MVCC store on node:sqlite\n  ${fmt(small)}\n  ${fmt(large)}`)
       // B-tree depth grows by a level or two; a scan would be 100× slower.
       expect(small.single / large.single).toBeLessThan(4)

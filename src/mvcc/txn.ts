@@ -11,7 +11,7 @@ import { CompactedError, FutureRevError, KeyNotFoundError, LeaseNotFoundError } 
 import { compareBytes } from './key-range.ts'
 import type { KvStore, ReadView, WriteTxn } from './kv-store.ts'
 import type { Compare, KeyValue, RequestOp, ResponseOp, TxnRequest, TxnResponse } from './types.ts'
-import { CompareResult, CompareTarget, rangeRequest } from './types.ts'
+import { CompareResult, CompareTarget } from './types.ts'
 
 /** A depth-first list of branch choices and a cursor into it. */
 interface Path {
@@ -23,7 +23,7 @@ interface Path {
 export function evaluateTxn(store: KvStore, req: TxnRequest): TxnResponse {
   const before: ReadView = { rev: store.currentRevision() }
   const choices: boolean[] = []
-  compareToPath(store, before, req, choices)
+  compareToPath(store, req, choices)
   checkOps(store, before, req, { choices, next: 0 })
   const txn = store.beginWrite()
   const resp = applyTxn(store, txn, req, { choices, next: 0 })
@@ -41,34 +41,28 @@ function branch(req: TxnRequest, succeeded: boolean): RequestOp[] {
   return succeeded ? req.success : req.failure
 }
 
-function compareToPath(store: KvStore, view: ReadView, req: TxnRequest, out: boolean[]): void {
-  const succeeded = req.compare.every((c) => applyCompare(store, view, c))
+/** Compares read the state before the txn: they all run before its first write. */
+function compareToPath(store: KvStore, req: TxnRequest, out: boolean[]): void {
+  const succeeded = req.compare.every((c) => applyCompare(store, c))
   out.push(succeeded)
   for (const op of branch(req, succeeded)) {
-    if (op.type === 'txn') compareToPath(store, view, op.request, out)
+    if (op.type === 'txn') compareToPath(store, op.request, out)
   }
 }
 
 /** One compare over every key in its span; VALUE on no key is false, others compare a zero kv. */
-function applyCompare(store: KvStore, view: ReadView, c: Compare): boolean {
-  let kvs: KeyValue[]
-  try {
-    kvs = store.rangeIn(view, rangeRequest({ key: c.key, rangeEnd: c.rangeEnd })).kvs
-  } catch {
-    return false
-  }
-  if (kvs.length === 0) {
-    if (c.target === CompareTarget.VALUE) return false
-    return compareKv(c, {
-      key: c.key,
-      createRevision: 0,
-      modRevision: 0,
-      version: 0,
-      value: new Uint8Array(0),
-      lease: 0n,
-    })
-  }
-  return kvs.every((kv) => compareKv(c, kv))
+function applyCompare(store: KvStore, c: Compare): boolean {
+  const all = store.everyLiveKv(c.key, c.rangeEnd, (kv) => compareKv(c, kv))
+  if (all !== null) return all
+  if (c.target === CompareTarget.VALUE) return false
+  return compareKv(c, {
+    key: c.key,
+    createRevision: 0,
+    modRevision: 0,
+    version: 0,
+    value: new Uint8Array(0),
+    lease: 0n,
+  })
 }
 
 function compareKv(c: Compare, kv: KeyValue): boolean {
