@@ -409,6 +409,72 @@ describe('Raft paper Figure 8: a leader commits only entries of its current term
   })
 })
 
+describe('Raft paper Figure 8, end to end: why counting replicas of an old-term entry is unsafe', () => {
+  // Five servers; every log starts [1] committed. S1 led term 2 and wrote (2, t2) locally; S5
+  // led term 3 and wrote (2, t3) locally. Now S1 wins term 4 with S2–S4, and (one entry per
+  // MsgApp) replicates (2, t2) to S3 and S4 but not its own no-op (3, t4). Then S1 crashes and
+  // S5 wins term 5 with S2–S4, whose last term (2) is older than S5's (3).
+  function figure8(unsafe: boolean): { s1: number[]; s5: number[] } {
+    const ids = ['s1', 's2', 's3', 's4', 's5']
+    const opts = {
+      preVote: false,
+      checkQuorum: false,
+      maxSizePerMsg: 1,
+      ...(unsafe ? { unsafeTestingKnobs: { commitPreviousTerm: true } } : {}),
+    }
+    const s1 = newNode('s1', { storage: storageWithTerms([1, 2], ids, 1), ...opts })
+    const rest = ['s2', 's3', 's4'].map((id) =>
+      newNode(id, { storage: storageWithTerms([1], ids, 1), ...opts }),
+    )
+    const s5 = newNode('s5', { storage: storageWithTerms([1, 3], ids, 1), ...opts })
+    const nw = new TestNetwork([s1, ...rest, s5])
+    // S1 campaigns for term 4; S5 and S2 hear nothing more from it after the vote.
+    s1.rn.raft.term = 3
+    nw.cutLink('s1', 's5')
+    nw.cutLink('s5', 's1')
+    s1.rn.campaign()
+    nw.handleReady(s1)
+    const hasNoop = (m: { type: string; entries: { index: number }[] }): boolean =>
+      m.type === 'MsgApp' && m.entries.some((e) => e.index >= 3)
+    // Deliver by hand: votes go through; no MsgApp reaches s2; index 3 never lands anywhere.
+    for (let guard = 0; guard < 100; guard++) {
+      const msgs = nw.drain()
+      if (msgs.length === 0) break
+      for (const m of msgs) {
+        if (m.to === 's5' || m.from === 's5') continue
+        // (A MsgApp carrying index 3 is only harmless if the recipient will reject it.)
+        const accepts = (): boolean => nw.node(m.to).storage.lastIndex() >= m.index
+        if (m.from === 's1' && (m.to === 's2' ? m.type === 'MsgApp' : hasNoop(m) && accepts()))
+          continue
+        if (m.from === 's1' && m.type === 'MsgApp' && m.commit > 1) continue
+        nw.node(m.to).rn.step(m)
+        nw.handleReady(nw.node(m.to))
+      }
+    }
+    expect(s1.rn.status().state).toBe('leader')
+    // S1 crashes. S5 campaigns (term 5) and leads S2–S4.
+    nw.isolate('s1')
+    nw.recover()
+    nw.isolate('s1')
+    nw.drain()
+    s5.rn.raft.term = 4
+    nw.campaign('s5')
+    expect(s5.rn.status().state).toBe('leader')
+    nw.propose('s5', 'after')
+    const termAt2 = (n: typeof s1): number[] =>
+      n.applied.filter((e) => e.index === 2).map((e) => e.term)
+    return { s1: termAt2(s1), s5: termAt2(s5) }
+  }
+
+  it('with the commit rule, the old-term entry is never applied and S5 overwrites it safely', () => {
+    expect(figure8(false)).toEqual({ s1: [], s5: [3] })
+  })
+
+  it('with the planted bug, S1 applies (2, t2) and S5 later applies (2, t3): safety is violated', () => {
+    expect(figure8(true)).toEqual({ s1: [2], s5: [3] })
+  })
+})
+
 describe('fast log backtracking', () => {
   it('a follower with a long divergent tail is repaired in few round trips', () => {
     const ids = ['L', 'F', 'X']
