@@ -12,8 +12,10 @@ import { emptyHardState, emptySnapshot } from './types.ts'
  * `lastIndex()`, `SnapshotTemporarilyUnavailableError` from `snapshot()` when it cannot be
  * produced yet. Any other thrown error is treated as fatal.
  *
- * Invariant: firstIndex() - 1 == snapshot().metadata.index (the compaction point), and
- * term(firstIndex() - 1) is the snapshot's term.
+ * Invariant: term(firstIndex() - 1) is answered (the compaction point), and
+ * firstIndex() - 1 <= snapshot().metadata.index <= applied: the snapshot a leader sends may be
+ * built fresh from the applied state (as etcd-server does), so it contains the current
+ * membership and a newly added member finds itself in it.
  */
 export interface Storage {
   /** The persisted hard state and the membership as of the last persisted snapshot/conf change. */
@@ -29,7 +31,7 @@ export interface Storage {
   lastIndex(): number
   /** The index of the first entry that may be read with `entries` (snapshot index + 1). */
   firstIndex(): number
-  /** The most recent snapshot. */
+  /** The most recent snapshot (see the invariant above); sent to followers behind firstIndex. */
   snapshot(): Snapshot
 }
 
