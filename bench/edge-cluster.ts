@@ -19,9 +19,15 @@ export interface EdgeCluster {
   killNow(): void
 }
 
-/** Starts the cluster and waits until it has a leader (GET /health answers 200). */
-export async function startEdgeCluster(timeoutMs = 30_000): Promise<EdgeCluster> {
-  const persistDir = mkdtempSync(join(tmpdir(), 'edge-etcd-bench-edge-'))
+/**
+ * Starts the cluster, with its data in a new folder under `parentDir`, and waits until it has a
+ * leader (GET /health answers 200).
+ */
+export async function startEdgeCluster(
+  parentDir = tmpdir(),
+  timeoutMs = 30_000,
+): Promise<EdgeCluster> {
+  const persistDir = mkdtempSync(join(parentDir, 'edge-etcd-bench-edge-'))
   const cluster = await startLocalCluster({ port: 0, persistDir })
   const pids = descendantsNamed(process.pid, 'workerd')
   let stopped = false

@@ -41,13 +41,20 @@ export async function freePort(): Promise<number> {
   })
 }
 
-/** Starts `size` etcd members on loopback and waits until every one reports healthy. */
-export async function startEtcdCluster(size = 3, timeoutMs = 30_000): Promise<EtcdCluster> {
+/**
+ * Starts `size` etcd members on loopback, with their data in a new folder under `parentDir`,
+ * and waits until every one reports healthy.
+ */
+export async function startEtcdCluster(
+  parentDir = tmpdir(),
+  size = 3,
+  timeoutMs = 30_000,
+): Promise<EtcdCluster> {
   const version = etcdVersion()
   if (version === undefined) {
     throw new Error('etcd is not installed: apt-get install -y etcd-server etcd-client')
   }
-  const dir = mkdtempSync(join(tmpdir(), 'edge-etcd-bench-'))
+  const dir = mkdtempSync(join(parentDir, 'edge-etcd-bench-etcd-'))
   const members: { name: string; client: string; peer: string }[] = []
   for (let i = 1; i <= size; i++) {
     members.push({

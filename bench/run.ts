@@ -4,7 +4,7 @@
 // depend on the machine; the ratios measured side by side are what to compare (DESIGN.md §9).
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus } from 'node:os'
+import { cpus, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -33,6 +33,8 @@ Options:
   --etcd-endpoints M    all: spread connections over the 3 etcd members, as clientv3 does
                         (default); first: every connection to one member
   --timeout S           per-request timeout in seconds (default 10)
+  --data-dir DIR        where both clusters keep their (temporary) data (default: the OS temp
+                        dir). /dev/shm (tmpfs) takes fsync cost out of the comparison.
   --out FILE            where to write the JSON (default bench/results/latest.json)
   -h, --help            show this help
 `
@@ -48,6 +50,7 @@ interface Options {
   targets: ('etcd' | 'edge')[]
   etcdEndpoints: 'all' | 'first'
   timeoutMs: number
+  dataDir: string
   out: string
 }
 
@@ -66,6 +69,7 @@ function parseOptions(): Options {
       targets: { type: 'string', default: 'etcd,edge' },
       'etcd-endpoints': { type: 'string', default: 'all' },
       timeout: { type: 'string', default: '10' },
+      'data-dir': { type: 'string', default: tmpdir() },
       out: { type: 'string', default: join(benchDir, 'results', 'latest.json') },
       help: { type: 'boolean', short: 'h' },
     },
@@ -112,6 +116,7 @@ function parseOptions(): Options {
     targets,
     etcdEndpoints,
     timeoutMs: seconds('timeout', values.timeout, 0.1),
+    dataDir: resolve(values['data-dir']),
     out: resolve(values.out),
   }
 }
@@ -215,7 +220,7 @@ async function main(): Promise<void> {
   const targets: Target[] = []
   if (options.targets.includes('etcd')) {
     process.stderr.write('bench: starting 3-member etcd on 127.0.0.1…\n')
-    etcd = await startEtcdCluster()
+    etcd = await startEtcdCluster(options.dataDir)
     const ports = etcd.clientUrls.map((u) => Number(new URL(u).port))
     targets.push({
       name: 'etcd',
@@ -225,7 +230,7 @@ async function main(): Promise<void> {
   }
   if (options.targets.includes('edge')) {
     process.stderr.write('bench: starting local edge-etcd (3 members, one workerd)…\n')
-    edge = await startEdgeCluster()
+    edge = await startEdgeCluster(options.dataDir)
     installSignalHandlers()
     targets.push({ name: 'edge', ports: [edge.port], pids: edge.pids })
   }
@@ -313,6 +318,7 @@ async function main(): Promise<void> {
       targets: options.targets,
       etcdEndpoints: options.etcdEndpoints,
       timeoutSeconds: options.timeoutMs / 1000,
+      dataDir: options.dataDir,
     },
     notes: [
       'ratio = edge / etcd: req/s above 1 means edge-etcd is faster; p50/p99 above 1 means slower',
