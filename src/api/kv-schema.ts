@@ -336,3 +336,6 @@ export const CompactionResponseWire = z.object({ header: ResponseHeaderWire.opti
 
 /** etcd's gateway error body. */
 export const ErrorWire = z.object({ error: z.string(), message: z.string(), code: z.number() })
+
+// Field codecs shared with the other services' schemas (watch, lease, …).
+export { boolField, bytesField, enumField, field, int64Field, message, num, repeatedField }

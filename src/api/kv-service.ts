@@ -179,7 +179,7 @@ export function executeKv(store: KvStore, req: KvRequest): KvResponse {
 
 // ---- encoding: proto field order, snake_case, int64 as strings, zero values omitted ----------
 
-type Json = string | boolean | Json[] | { [k: string]: Json }
+export type Json = string | boolean | Json[] | { [k: string]: Json }
 
 function put(o: Record<string, Json>, name: string, v: Json | undefined): void {
   if (v === undefined || v === '' || v === false || v === '0') return
@@ -187,7 +187,7 @@ function put(o: Record<string, Json>, name: string, v: Json | undefined): void {
   o[name] = v
 }
 
-function encodeKv(kv: KeyValue): Record<string, Json> {
+export function encodeKv(kv: KeyValue): Record<string, Json> {
   const o: Record<string, Json> = {}
   put(o, 'key', encodeBase64(kv.key))
   put(o, 'create_revision', String(kv.createRevision))
@@ -198,7 +198,7 @@ function encodeKv(kv: KeyValue): Record<string, Json> {
   return o
 }
 
-function encodeHeader(revision: number, ctx: HeaderContext | null): Record<string, Json> {
+export function encodeHeader(revision: number, ctx: HeaderContext | null): Record<string, Json> {
   const o: Record<string, Json> = {}
   if (ctx !== null) {
     put(o, 'cluster_id', ctx.clusterId)

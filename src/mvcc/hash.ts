@@ -38,9 +38,12 @@ export class Crc32c {
 export function revisionBytes(main: number, sub: number, tombstone: boolean): Uint8Array {
   const out = new Uint8Array(tombstone ? 18 : 17)
   const view = new DataView(out.buffer)
-  view.setBigInt64(0, BigInt(main))
+  // Revisions are below 2^53: the high word fits a uint32.
+  view.setUint32(0, Math.floor(main / 2 ** 32))
+  view.setUint32(4, main >>> 0)
   out[8] = 0x5f // '_'
-  view.setBigInt64(9, BigInt(sub))
+  view.setUint32(9, Math.floor(sub / 2 ** 32))
+  view.setUint32(13, sub >>> 0)
   if (tombstone) out[17] = 0x74 // 't'
   return out
 }
@@ -61,26 +64,34 @@ export function marshalKeyValue(kv: StoredKeyValue): Uint8Array {
   const bytesField = (tag: number, b: Uint8Array): void => {
     if (b.length === 0) return
     out.push(tag)
-    pushVarint(out, BigInt(b.length))
+    pushVarint(out, b.length)
     for (let i = 0; i < b.length; i++) out.push(b[i]!)
   }
-  const intField = (tag: number, v: bigint): void => {
-    if (v === 0n) return
+  const intField = (tag: number, v: number | bigint): void => {
+    if (v === 0 || v === 0n) return
     out.push(tag)
     pushVarint(out, v)
   }
   bytesField(0x0a, kv.key)
-  intField(0x10, BigInt(kv.createRevision))
-  intField(0x18, BigInt(kv.modRevision))
-  intField(0x20, BigInt(kv.version))
+  intField(0x10, kv.createRevision)
+  intField(0x18, kv.modRevision)
+  intField(0x20, kv.version)
   bytesField(0x2a, kv.value)
   intField(0x30, kv.lease)
   return Uint8Array.from(out)
 }
 
 /** Varint of an int64 (negative numbers take ten bytes, two's complement, as protobuf does). */
-function pushVarint(out: number[], v: bigint): void {
-  let u = BigInt.asUintN(64, v)
+function pushVarint(out: number[], v: number | bigint): void {
+  if (typeof v === 'number' && v >= 0 && Number.isSafeInteger(v)) {
+    while (v >= 0x80) {
+      out.push((v % 0x80) | 0x80)
+      v = Math.floor(v / 0x80)
+    }
+    out.push(v)
+    return
+  }
+  let u = BigInt.asUintN(64, BigInt(v))
   while (u >= 0x80n) {
     out.push(Number(u & 0x7fn) | 0x80)
     u >>= 7n
