@@ -12,7 +12,7 @@ import type { Env } from '../member/env.ts'
 import type { BatchReply, KvRead, KvWrite, MemberFailure, MemberStatus } from '../member/member.ts'
 import type { KvReply } from '../member/kv-machine.ts'
 import { GRPC_OVERHEAD_BYTES } from '../api/validate.ts'
-import { errorResponse, jsonResponse, readBody, textResponse } from './http.ts'
+import { errorResponse, streamResponse, jsonResponse, readBody, textResponse } from './http.ts'
 import { memberHandles, type MemberHandle } from './members.ts'
 import { Batchers } from './batcher.ts'
 import { callWithFailover, RetryableError } from './routing.ts'
@@ -169,6 +169,36 @@ export function createApp(): Hono<AppEnv> {
     for (const route of ['range', 'put', 'deleterange', 'txn', 'compaction'] as const) {
       app.post(`${prefix}/kv/${route}`, (c) => handleKv(c, route))
     }
+
+    // Watch: etcd's chunked HTTP stream (POST) or, with `Upgrade: websocket`, a WebSocket as
+    // etcd's websocket proxy serves it. The stream lives on one member; any member will do, since
+    // every member applies the same log and a client resumes anywhere with start_revision.
+    const watch = async (c: Context<AppEnv>): Promise<Response> => {
+      const { config, members } = clusterOf(c)
+      const upgrade = c.req.header('Upgrade')?.toLowerCase() === 'websocket'
+      if (!upgrade && c.req.method !== 'POST') return textResponse('Method Not Allowed\n', 405)
+      try {
+        const response = await callWithFailover(
+          config.clusterName,
+          members,
+          'any',
+          REQUEST_DEADLINE_MS,
+          (m) => {
+            const headers = new Headers(c.req.raw.headers)
+            headers.set('x-edge-member', m.spec.name)
+            return m.stub.fetch('https://member/watch', {
+              method: c.req.method,
+              headers,
+              body: upgrade ? null : c.req.raw.body,
+            })
+          },
+        )
+        return response.status === 101 ? response : streamResponse(response)
+      } catch (e) {
+        return errorResponse(e)
+      }
+    }
+    app.on(['GET', 'POST'], `${prefix}/watch`, watch)
 
     app.post(`${prefix}/maintenance/status`, async (c) => {
       const { config, members } = clusterOf(c)

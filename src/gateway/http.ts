@@ -9,9 +9,16 @@ export const CORS_HEADERS: Record<string, string> = {
   'Access-Control-Allow-Origin': '*',
 }
 
+/**
+ * etcd never compresses its answers; the platform would gzip for clients that accept it, which
+ * also holds back a watch stream's lines until a compression block fills. Bodies go as they are.
+ */
+const AS_IS = { encodeBody: 'manual' } as const
+
 /** A successful gRPC-gateway JSON answer. */
 export function jsonResponse(body: string, status = 200): Response {
   return new Response(body, {
+    ...AS_IS,
     status,
     headers: {
       ...CORS_HEADERS,
@@ -24,8 +31,26 @@ export function jsonResponse(body: string, status = 200): Response {
 /** A plain-text answer (etcd's 404 / 405 pages, /health). */
 export function textResponse(body: string, status: number): Response {
   return new Response(body, {
+    ...AS_IS,
     status,
     headers: { ...CORS_HEADERS, 'Content-Type': 'text/plain; charset=utf-8' },
+  })
+}
+
+/** A member's streamed answer (a watch), passed through with etcd's headers and uncompressed. */
+export function streamResponse(response: Response): Response {
+  return new Response(response.body, {
+    ...AS_IS,
+    status: response.status,
+    headers: {
+      ...CORS_HEADERS,
+      ...Object.fromEntries(response.headers),
+      // The edge (and Miniflare, which mimics it) gzips JSON for clients that accept it, which
+      // would hold a stream's lines back; an explicit identity encoding opts out, and
+      // no-transform tells intermediaries the same.
+      'Content-Encoding': 'identity',
+      'Cache-Control': 'no-transform',
+    },
   })
 }
 

@@ -19,6 +19,10 @@ export interface ClusterConfig {
   maxTxnOps: number
   autoCompactionMode: 'periodic' | 'revision'
   autoCompactionRetention: string
+  /** etcd --experimental-watch-progress-notify-interval (default 10 minutes). */
+  watchProgressNotifyIntervalMs: number
+  /** A watch stream whose client leaves this many bytes untaken is canceled (slow consumer). */
+  watchMaxBacklogBytes: number
 }
 
 /** The vars as the platform hands them over: strings, any of them possibly missing. */
@@ -73,6 +77,8 @@ export function readClusterConfig(vars: ClusterVars): ClusterConfig {
     maxTxnOps: intVar(vars, 'MAX_TXN_OPS', 128),
     autoCompactionMode: mode,
     autoCompactionRetention: String(vars.AUTO_COMPACTION_RETENTION ?? '0'),
+    watchProgressNotifyIntervalMs: intVar(vars, 'WATCH_PROGRESS_NOTIFY_INTERVAL_MS', 600_000),
+    watchMaxBacklogBytes: intVar(vars, 'WATCH_MAX_BACKLOG_BYTES', 16 * 1024 * 1024),
   }
   if (config.heartbeatIntervalMs === 0) throw new Error('HEARTBEAT_INTERVAL_MS: must be > 0')
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {

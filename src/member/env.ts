@@ -13,6 +13,8 @@ export interface Env {
   MAX_TXN_OPS?: string
   AUTO_COMPACTION_MODE?: string
   AUTO_COMPACTION_RETENTION?: string
+  WATCH_PROGRESS_NOTIFY_INTERVAL_MS?: string
+  WATCH_MAX_BACKLOG_BYTES?: string
   /** Test-only fault injection (DESIGN.md §5). Never set in a production config. */
   DEV_FAULTS?: string
 }

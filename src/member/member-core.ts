@@ -27,6 +27,8 @@ export interface MemberCoreOptions {
   snapshotCount: number
   requestTimeoutMs: number
   randomSeed: number
+  /** Called after entries were applied (watchers deliver new events). */
+  afterApply?: () => void
 }
 
 /** A running member. */
@@ -75,6 +77,7 @@ export class MemberCore {
       },
       onReadStates: (readStates, applied) => this.onReadStates(readStates, applied),
       onSoftState: (ss) => this.onSoftState(ss),
+      afterApply: () => this.options.afterApply?.(),
       snapshotCount: options.snapshotCount,
       catchUpEntries: Math.min(5000, options.snapshotCount),
     })

@@ -10,6 +10,8 @@ import { clusterId, memberId, memberObjectName } from './identity.ts'
 import { KvMachine, type KvReply, type KvRoute } from './kv-machine.ts'
 import { MemberCore, MemberError } from './member-core.ts'
 import { applyMigrations } from './migrations.ts'
+import { WatchHub } from './watch-hub.ts'
+import { serveHttpWatch, SocketWatches } from './watch-streams.ts'
 
 /** What a member says about itself (the front door builds /health, status, member list from it). */
 export interface MemberStatus {
@@ -67,6 +69,9 @@ export class Member extends DurableObject<Env> {
   private name: string | undefined
   private core: MemberCore | undefined
   private machine: KvMachine | undefined
+  private watches: WatchHub | undefined
+  private sockets: SocketWatches | undefined
+  private lastProgressNotifyMs = Date.now()
   private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
   private readonly nameById: Map<string, string>
   /** Test-only: drop raft traffic (DEV_FAULTS). */
@@ -171,6 +176,43 @@ export class Member extends DurableObject<Env> {
     }
   }
 
+  // ---- watch streams (fetch from the front door: chunked HTTP or WebSocket) -----------------
+
+  /** `/watch`: a watch stream on this member. The member's name comes in `x-edge-member`. */
+  override async fetch(request: Request): Promise<Response> {
+    const name = request.headers.get('x-edge-member')
+    if (name === null || new URL(request.url).pathname !== '/watch') {
+      return new Response('not found', { status: 404 })
+    }
+    this.ensureStarted(name)
+    if (request.headers.get('Upgrade')?.toLowerCase() === 'websocket') {
+      const { 0: client, 1: server } = new WebSocketPair()
+      this.ctx.acceptWebSocket(server)
+      this.sockets!.streamOf(server)
+      return new Response(null, { status: 101, webSocket: client })
+    }
+    return serveHttpWatch(this.watches!, request.body)
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    this.ensureBooted()
+    this.sockets!.message(ws, message)
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    this.sockets?.close(ws)
+    // A close without a status (1005) must be answered with a normal one (TOOLCHAIN.md).
+    try {
+      ws.close(code === 1005 ? 1000 : code, 'closed')
+    } catch {
+      // already closed
+    }
+  }
+
+  override async webSocketError(ws: WebSocket): Promise<void> {
+    this.sockets?.close(ws)
+  }
+
   // ---- RPC from peers ----------------------------------------------------------------------
 
   /** Raft messages from a peer. */
@@ -213,6 +255,11 @@ export class Member extends DurableObject<Env> {
     if (!this.core) return
     await this.ctx.storage.setAlarm(Date.now() + this.config.heartbeatIntervalMs)
     this.core.tick()
+    const now = Date.now()
+    if (now - this.lastProgressNotifyMs >= this.config.watchProgressNotifyIntervalMs) {
+      this.lastProgressNotifyMs = now
+      this.watches!.progressNotify()
+    }
   }
 
   // ---- internals -----------------------------------------------------------------------------
@@ -244,6 +291,14 @@ export class Member extends DurableObject<Env> {
     return this.boot(name)
   }
 
+  /** After hibernation the object wakes for a socket event: boot from the stored identity. */
+  private ensureBooted(): void {
+    if (this.core) return
+    const name = this.storedName()
+    if (name === undefined) throw new Error('member woke before it was ever started')
+    this.boot(name)
+  }
+
   private storedName(): string | undefined {
     const row = this.ctx.storage.sql
       .exec('SELECT member_name FROM member_identity WHERE id = 1')
@@ -262,6 +317,17 @@ export class Member extends DurableObject<Env> {
       maxTxnOps: this.config.maxTxnOps,
       maxRequestBytes: this.config.maxRequestBytes,
     })
+    const header = () => ({
+      clusterId: clusterId(this.config.clusterName),
+      memberId: id,
+      raftTerm: String(this.core?.status().term ?? 0),
+    })
+    this.watches = new WatchHub(this.machine.store, header, {
+      eventsPerResponse: 1000,
+      maxBacklogBytes: this.config.watchMaxBacklogBytes,
+    })
+    this.sockets = new SocketWatches(this.watches)
+    for (const ws of this.ctx.getWebSockets()) this.sockets.streamOf(ws)
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!
     this.core = new MemberCore(
       storage.sql,
@@ -275,6 +341,10 @@ export class Member extends DurableObject<Env> {
         snapshotCount: this.config.snapshotCount,
         requestTimeoutMs: REQUEST_TIMEOUT_EXTRA_MS + 2 * this.config.electionTimeoutMs,
         randomSeed: seed,
+        afterApply: () => {
+          this.watches!.notify()
+          this.sockets!.persistAll()
+        },
       },
     )
     void this.ensureAlarm()

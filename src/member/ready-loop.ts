@@ -25,6 +25,8 @@ export interface ReadyLoopDeps {
   onReadStates(readStates: ReadState[], appliedIndex: number): void
   /** Leader or role changed. */
   onSoftState(softState: SoftState): void
+  /** Entries (or a snapshot) were applied: the state machine moved on (watchers look). */
+  afterApply(): void
   /** Compact the raft log once this many entries were applied since the last compaction. */
   snapshotCount: number
   /** Entries kept behind the applied index at compaction, so slow followers catch up from the log. */
@@ -44,6 +46,7 @@ export class ReadyLoop {
       this.deps.send(rd.messages)
       if (rd.softState) this.deps.onSoftState(rd.softState)
       if (results.length > 0) this.deps.onApplied(results)
+      if (rd.committedEntries.length > 0 || rd.snapshot) this.deps.afterApply()
       this.deps.onReadStates(rd.readStates, this.deps.machine.appliedIndex())
       node.advance()
     }

@@ -7,7 +7,15 @@
 //  3. apply the chosen ops in order in one write transaction (one revision); ranges inside see
 //     the txn's own earlier writes.
 
-import { CompactedError, FutureRevError, KeyNotFoundError, LeaseNotFoundError } from './errors.ts'
+import {
+  AssertionError,
+  CompactedError,
+  FutureRevError,
+  KeyNotFoundError,
+  LeaseNotFoundError,
+  MvccError,
+  ResponseTooLargeError,
+} from './errors.ts'
 import { compareBytes } from './key-range.ts'
 import type { KvStore, ReadView, WriteTxn } from './kv-store.ts'
 import type { Compare, KeyValue, RequestOp, ResponseOp, TxnRequest, TxnResponse } from './types.ts'
@@ -26,7 +34,17 @@ export function evaluateTxn(store: KvStore, req: TxnRequest): TxnResponse {
   compareToPath(store, req, choices)
   checkOps(store, before, req, { choices, next: 0 })
   const txn = store.beginWrite()
-  const resp = applyTxn(store, txn, req, { choices, next: 0 })
+  let resp: TxnResponse
+  try {
+    resp = applyTxn(store, txn, req, { choices, next: 0 })
+  } catch (err) {
+    // The checks above make every op succeed (etcd panics otherwise): a failure here, with some
+    // writes done, is a broken invariant, never a client error to answer and commit.
+    if (err instanceof MvccError && !(err instanceof ResponseTooLargeError)) {
+      throw new AssertionError(`txn op failed after its checks passed: ${err.message}`)
+    }
+    throw err
+  }
   store.endWrite(txn)
   resp.header.revision = txn.sub > 0 ? txn.beginRev + 1 : txn.beginRev
   return resp

@@ -1,0 +1,195 @@
+// The watches served by one member (DESIGN.md §8). A stream (one WebSocket or one chunked HTTP
+// response) holds any number of watchers; each watcher remembers the next revision it must
+// deliver. After every apply the hub reads, per watcher, the events since that revision from
+// the store's event log (mvcc_history, kept until compaction) and sends them, whole revisions
+// at a time. One mechanism serves live watchers, historical replay (start_revision) and a
+// client resuming on another member: nothing is buffered in memory that the log does not have.
+import {
+  encodeWatchResponse,
+  WATCH_FILTER,
+  type WatchCreateRequest,
+  type WatchRequest,
+  type WatchResponse,
+} from '../api/watch.ts'
+import type { HeaderContext } from '../api/kv-service.ts'
+import type { KvStore } from '../mvcc/kv-store.ts'
+
+/** Where a stream's responses go. */
+export interface WatchSink {
+  /** Sends one `{"result": ...}` text (a line or a frame). */
+  send(text: string): void
+  /** Bytes sent but not yet taken by the client, when the transport knows (else 0). */
+  backlog(): number
+  /** Ends the stream (the client is too slow, or the member is going away). */
+  close(reason: string): void
+}
+
+/** One watcher, as the client created it, plus the next revision to deliver. */
+export interface WatcherState {
+  id: number
+  key: Uint8Array
+  rangeEnd: Uint8Array
+  nextRev: number
+  noPut: boolean
+  noDelete: boolean
+  prevKv: boolean
+  progressNotify: boolean
+  fragment: boolean
+}
+
+/** Tunables. */
+export interface WatchHubOptions {
+  /** Events read from the log per watcher per pass (a revision is never split). */
+  eventsPerResponse: number
+  /** A stream whose client has not taken this many bytes is canceled (slow consumer). */
+  maxBacklogBytes: number
+}
+
+/** The watchers of one stream. */
+export class WatchStream {
+  readonly watchers = new Map<number, WatcherState>()
+  private nextAutoId = 0
+
+  constructor(readonly sink: WatchSink) {}
+
+  /** etcd's auto IDs: 0, 1, 2, … per stream, skipping IDs the client chose. */
+  allocateId(): number {
+    while (this.watchers.has(this.nextAutoId)) this.nextAutoId++
+    return this.nextAutoId++
+  }
+}
+
+/** Every watch stream of a member. */
+export class WatchHub {
+  private readonly streams = new Set<WatchStream>()
+
+  constructor(
+    private readonly store: KvStore,
+    private readonly header: () => HeaderContext,
+    private readonly options: WatchHubOptions,
+  ) {}
+
+  /** Opens a stream; `watchers` restores one that survived hibernation. */
+  open(sink: WatchSink, watchers: WatcherState[] = []): WatchStream {
+    const stream = new WatchStream(sink)
+    for (const w of watchers) stream.watchers.set(w.id, w)
+    this.streams.add(stream)
+    return stream
+  }
+
+  close(stream: WatchStream): void {
+    this.streams.delete(stream)
+  }
+
+  get streamCount(): number {
+    return this.streams.size
+  }
+
+  /** Handles one request from the client. */
+  handle(stream: WatchStream, request: WatchRequest): void {
+    switch (request.type) {
+      case 'create':
+        return this.create(stream, request.request)
+      case 'cancel':
+        if (stream.watchers.delete(request.watchId)) {
+          this.send(stream, {
+            revision: this.store.currentRevision(),
+            watchId: request.watchId,
+            canceled: true,
+          })
+        }
+        return
+      case 'progress':
+        // etcd answers only when every watcher of the stream is synced (has all events).
+        if ([...stream.watchers.values()].every((w) => w.nextRev > this.store.currentRevision())) {
+          this.send(stream, { revision: this.store.currentRevision(), watchId: -1 })
+        }
+        return
+      case 'empty':
+        return
+    }
+  }
+
+  /** Delivers whatever the store has that watchers have not seen yet (call after each apply). */
+  notify(): void {
+    for (const stream of this.streams) {
+      for (const watcher of stream.watchers.values()) this.deliver(stream, watcher)
+      if (stream.sink.backlog() > this.options.maxBacklogBytes) {
+        this.close(stream)
+        stream.sink.close('slow consumer: too many events not yet taken')
+      }
+    }
+  }
+
+  /** Sends a progress notification to every synced watcher that asked for them (etcd's ticker). */
+  progressNotify(): void {
+    const revision = this.store.currentRevision()
+    for (const stream of this.streams) {
+      for (const w of stream.watchers.values()) {
+        if (w.progressNotify && w.nextRev > revision) this.send(stream, { revision, watchId: w.id })
+      }
+    }
+  }
+
+  private create(stream: WatchStream, req: WatchCreateRequest): void {
+    const revision = this.store.currentRevision()
+    if (req.watchId !== 0 && stream.watchers.has(req.watchId)) {
+      this.send(stream, {
+        revision,
+        watchId: -1,
+        created: true,
+        canceled: true,
+        cancelReason: 'mvcc: duplicate watch ID provided on the WatchStream',
+      })
+      return
+    }
+    const id = req.watchId !== 0 ? req.watchId : stream.allocateId()
+    const watcher: WatcherState = {
+      id,
+      key: req.key,
+      rangeEnd: req.rangeEnd,
+      nextRev: req.startRevision > 0 ? req.startRevision : revision + 1,
+      noPut: req.filters.includes(WATCH_FILTER.NOPUT),
+      noDelete: req.filters.includes(WATCH_FILTER.NODELETE),
+      prevKv: req.prevKv,
+      progressNotify: req.progressNotify,
+      fragment: req.fragment,
+    }
+    stream.watchers.set(id, watcher)
+    this.send(stream, { revision, watchId: id, created: true })
+    this.deliver(stream, watcher)
+  }
+
+  private deliver(stream: WatchStream, w: WatcherState): void {
+    for (;;) {
+      const revision = this.store.currentRevision()
+      if (w.nextRev > revision) return
+      const compacted = this.store.compactedRevision()
+      if (w.nextRev < compacted) {
+        // Never skip events silently: a watcher behind compaction is canceled (etcd ErrCompacted).
+        stream.watchers.delete(w.id)
+        this.send(stream, {
+          revision: 0,
+          watchId: w.id,
+          canceled: true,
+          compactRevision: compacted,
+        })
+        return
+      }
+      const limit = this.options.eventsPerResponse
+      const events = this.store.eventsSince(w.nextRev, w.key, w.rangeEnd, limit)
+      const last = events[events.length - 1]
+      const complete = events.length < limit || last === undefined
+      w.nextRev = complete ? revision + 1 : last.kv.modRevision + 1
+      const wanted = events.filter((e) => (e.type === 'PUT' ? !w.noPut : !w.noDelete))
+      if (wanted.length > 0) {
+        this.send(stream, { revision, watchId: w.id, events: wanted, prevKv: w.prevKv })
+      }
+      if (complete) return
+    }
+  }
+
+  private send(stream: WatchStream, response: WatchResponse): void {
+    stream.sink.send(encodeWatchResponse(response, this.header()))
+  }
+}
