@@ -114,3 +114,65 @@ describe('watch', () => {
     expect(r.json).toMatchObject({ code: 2 })
   })
 })
+
+describe('watch under member faults', () => {
+  let cluster: TestCluster
+  beforeAll(async () => {
+    cluster = await startTestCluster({
+      vars: { DEV_FAULTS: 'true', WATCH_PROGRESS_NOTIFY_INTERVAL_MS: '300' },
+    })
+    await cluster.waitHealthy()
+  })
+  afterAll(async () => {
+    await cluster?.destroy()
+  })
+
+  async function put(key: string, value: string): Promise<number> {
+    const r = await cluster.post('/v3/kv/put', { key: b64(key), value: b64(value) })
+    expect(r.status).toBe(200)
+    return Number((r.json as { header: { revision: string } }).header.revision)
+  }
+
+  it('sends periodic progress notifications to watchers that ask for them', async () => {
+    const w = await httpWatch(cluster.url, [
+      { create_request: { key: b64('p'), progress_notify: true } },
+    ])
+    const got = await w.until((r) => r.filter((x) => !x.created && !x.events).length >= 2, 5_000)
+    w.close()
+    const progress = got.filter((x) => !x.created)
+    expect(progress[0]).toMatchObject({ header: { revision: expect.any(String) } })
+    expect(progress[0]!.events).toBeUndefined()
+  })
+
+  it('a client whose member crashed resumes elsewhere with nothing lost or repeated', async () => {
+    const ws = await socketWatch(cluster.url)
+    ws.send({ create_request: { key: b64('f/'), range_end: b64('f0') } })
+    const [created] = await ws.until((r) => r.some((x) => x.created))
+    const statuses = (await cluster.get('/_dev/members')).json as {
+      name: string
+      memberId: string
+    }[]
+    const host = statuses.find((s) => s.memberId === created!.header.member_id)!.name
+    const first = await put('f/1', 'a')
+    await ws.until((r) => r.some((x) => x.events))
+    await cluster.post(`/_dev/members/${host}/crash`)
+    // Writes go on while the client is disconnected.
+    for (let i = 2; i <= 5; i++) await put(`f/${i}`, 'b')
+    ws.close()
+    const seen = ws.results.flatMap((r) => r.events ?? []).map((e) => Number(e.kv.mod_revision))
+    const resumeFrom = Math.max(...seen) + 1
+    const again = await httpWatch(cluster.url, [
+      {
+        create_request: {
+          key: b64('f/'),
+          range_end: b64('f0'),
+          start_revision: String(resumeFrom),
+        },
+      },
+    ])
+    const got = await again.until((r) => events(r).length >= 5 - seen.length)
+    again.close()
+    const all = [...seen, ...events(got).map((e) => Number(e.kv.mod_revision))]
+    expect(all).toEqual([first, first + 1, first + 2, first + 3, first + 4])
+  })
+})
