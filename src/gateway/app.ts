@@ -24,6 +24,15 @@ const REQUEST_DEADLINE_MS = 10_000
 /** How long /health waits for members. */
 const HEALTH_TIMEOUT_MS = 2_000
 
+/**
+ * The most JSON body bytes read before parsing. etcd's limit (max-request-bytes + 512 KiB) is
+ * on the decoded protobuf, which validateKvRequest checks exactly; JSON carries bytes as base64
+ * (4/3) plus field names, so the raw cap is looser, only there to bound memory.
+ */
+function bodyCap(config: ClusterConfig): number {
+  return 2 * (config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
+}
+
 /** Clusters whose members this isolate already woke (alarms keep them ticking after that). */
 const woken = new Set<string>()
 
@@ -94,7 +103,7 @@ function batchedRead(m: MemberHandle, read: KvRead, serializable: boolean): Prom
 async function handleKv(c: Context<AppEnv>, route: KvRoute): Promise<Response> {
   const { config, members } = clusterOf(c)
   try {
-    const body = await readBody(c.req.raw, config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
+    const body = await readBody(c.req.raw, bodyCap(config))
     const request = decodeKvRequest(route, body)
     validateKvRequest(request, {
       maxTxnOps: config.maxTxnOps,
@@ -203,7 +212,7 @@ export function createApp(): Hono<AppEnv> {
     app.post(`${prefix}/maintenance/status`, async (c) => {
       const { config, members } = clusterOf(c)
       try {
-        await readBody(c.req.raw, config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
+        await readBody(c.req.raw, bodyCap(config))
         const s = await callWithFailover(
           config.clusterName,
           members,
@@ -220,7 +229,7 @@ export function createApp(): Hono<AppEnv> {
     app.post(`${prefix}/cluster/member/list`, async (c) => {
       const { config, members } = clusterOf(c)
       try {
-        await readBody(c.req.raw, config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
+        await readBody(c.req.raw, bodyCap(config))
         const s = await callWithFailover(
           config.clusterName,
           members,
