@@ -531,3 +531,64 @@ export function randomHeavySteps(seed: number, n: number): Step[] {
   }
   return steps
 }
+
+/**
+ * Sorts over 150 keys with few distinct values: Go's pdqsort (ninther pivots, equal-element
+ * partitions, pattern breaking) decides the order of ties, and we must reproduce it.
+ */
+export function sortsAtScale(): Step[] {
+  const steps: Step[] = []
+  for (let i = 0; i < 150; i++) {
+    const name = `s/${String((i * 37) % 150).padStart(3, '0')}`
+    steps.push(put({ key: k(name), value: k(String(i % 3)) }))
+    if (i % 4 === 0) steps.push(put({ key: k(name), value: k(String(i % 2)) }))
+  }
+  for (const target of ['VERSION', 'CREATE', 'MOD', 'VALUE', 'KEY']) {
+    for (const order of ['ASCEND', 'DESCEND', 'NONE']) {
+      steps.push(
+        range({ key: k('s/'), range_end: k('s0'), sort_target: target, sort_order: order }),
+        range({
+          key: k('s/'),
+          range_end: k('s0'),
+          sort_target: target,
+          sort_order: order,
+          limit: 40,
+          keys_only: true,
+        }),
+      )
+    }
+  }
+  steps.push(del({ key: k('s/'), range_end: k('s/05') }))
+  steps.push(
+    range({ key: k('s/'), range_end: k('s0'), sort_target: 'VALUE', sort_order: 'DESCEND' }),
+  )
+  steps.push(range({ key: k('s/'), range_end: k('s0'), sort_target: 'VERSION', revision: 200 }))
+  return steps
+}
+
+/**
+ * 300 keys holding one of two values, sorted by value: pdqsort meets unbalanced partitions and
+ * scatters elements with its xorshift generator, whose exact constants decide the tie order.
+ */
+export function sortsBreakingPatterns(): Step[] {
+  let s = 99
+  const rnd = (): number => (s = (Math.imul(s, 1103515245) + 12345) >>> 0) >>> 8
+  const steps: Step[] = []
+  for (let i = 0; i < 300; i++) {
+    steps.push(put({ key: k(`p/${String(i).padStart(3, '0')}`), value: k(String(rnd() % 2)) }))
+  }
+  for (const order of ['ASCEND', 'DESCEND']) {
+    for (const target of ['VALUE', 'VERSION', 'CREATE']) {
+      steps.push(
+        range({
+          key: k('p/'),
+          range_end: k('p0'),
+          sort_target: target,
+          sort_order: order,
+          keys_only: true,
+        }),
+      )
+    }
+  }
+  return steps
+}

@@ -11,6 +11,8 @@ import {
   oversized,
   randomHeavySteps,
   randomSteps,
+  sortsAtScale,
+  sortsBreakingPatterns,
   txns,
   validation,
 } from './kv-sequences.ts'
@@ -103,6 +105,24 @@ describe.skipIf(!haveEtcd)('KV API matches etcd 3.4', () => {
   it('agrees on heavier seeded sequences (30 keys, history, compactions, sorts with ties)', async () => {
     expect(await replay(randomHeavySteps(7, 300))).toEqual([])
     expect(await replay(randomHeavySteps(424242, 300))).toEqual([])
+  })
+
+  // CONFORMANCE_SEEDS=50 hunts for differences over many more seeded sequences.
+  const extraSeeds = Number(process.env['CONFORMANCE_SEEDS'] ?? '0')
+  it.skipIf(extraSeeds === 0)(
+    'agrees on CONFORMANCE_SEEDS more heavy sequences',
+    async () => {
+      for (let seed = 1000; seed < 1000 + extraSeeds; seed++) {
+        const mismatches = await replay(randomHeavySteps(seed, 400))
+        expect(mismatches, `seed ${seed}`).toEqual([])
+      }
+    },
+    30 * 60_000,
+  )
+
+  it('sorts 150 keys with many ties in exactly etcd’s order (Go’s pdqsort)', async () => {
+    expect(await replay(sortsAtScale())).toEqual([])
+    expect(await replay(sortsBreakingPatterns())).toEqual([])
   })
 
   it.skipIf(EDGE_ETCD_URL !== undefined)(
