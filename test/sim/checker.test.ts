@@ -57,15 +57,15 @@ describe('safety checkers catch hand-built violations', () => {
 
   it('state machine safety: two nodes commit different entries at one index', () => {
     const c = new Checker()
-    c.onCommit('a', 0, 1, view([e(1, 1, 'x')]))
-    expect(violation(() => c.onCommit('b', 0, 1, view([e(1, 2, 'y')])))).toBe(
+    c.onCommit('a', 0, 1, view([e(1, 1, 'x')]), 1)
+    expect(violation(() => c.onCommit('b', 0, 1, view([e(1, 2, 'y')]), 2))).toBe(
       'state machine safety',
     )
   })
 
   it('state machine safety: a node applies something else than what was committed', () => {
     const c = new Checker()
-    c.onCommit('a', 0, 1, view([e(1, 1, 'x')]))
+    c.onCommit('a', 0, 1, view([e(1, 1, 'x')]), 1)
     const bad = e(1, 1, 'other')
     expect(violation(() => c.onApply('b', 0, bad, foldHash(0, bad)))).toBe('state machine safety')
   })
@@ -78,21 +78,27 @@ describe('safety checkers catch hand-built violations', () => {
 
   it('leader completeness: a new leader lacks a committed entry', () => {
     const c = new Checker()
-    c.onCommit('a', 0, 2, view([e(1, 1), e(2, 1)]))
+    c.onCommit('a', 0, 2, view([e(1, 1), e(2, 1)]), 1)
     expect(violation(() => c.onLeader('b', 2, () => view([e(1, 1)])))).toBe('leader completeness')
   })
 
   it('leader completeness: an entry committed later in an older term is missing from a current leader', () => {
     const c = new Checker()
     c.onLeader('b', 5, () => view([e(1, 1), e(2, 5)]))
-    expect(violation(() => c.onCommit('a', 0, 2, view([e(1, 1), e(2, 4)])))).toBe(
+    expect(violation(() => c.onCommit('a', 0, 2, view([e(1, 1), e(2, 4)]), 4))).toBe(
       'leader completeness',
     )
   })
 
+  it('a stale leader of term 8 need not hold an old-term entry first committed in term 9', () => {
+    const c = new Checker()
+    c.onLeader('n3', 8, () => view([e(1, 1), e(2, 8)]))
+    expect(violation(() => c.onCommit('n2', 0, 2, view([e(1, 1), e(2, 7)]), 9))).toBe('none')
+  })
+
   it('commit beyond the persisted log', () => {
     const c = new Checker()
-    expect(violation(() => c.onCommit('a', 0, 3, view([e(1, 1)])))).toBe('commit')
+    expect(violation(() => c.onCommit('a', 0, 3, view([e(1, 1)]), 1))).toBe('commit')
   })
 
   it('snapshot: installed state differs from the applied state at that index', () => {
@@ -104,7 +110,7 @@ describe('safety checkers catch hand-built violations', () => {
 
   it('linearizable read: a read index below a commit observed before the read began', () => {
     const c = new Checker()
-    c.onCommit('a', 0, 2, view([e(1, 1), e(2, 1)]))
+    c.onCommit('a', 0, 2, view([e(1, 1), e(2, 1)]), 1)
     c.onReadStart('r1')
     expect(violation(() => c.onReadState('b', 'r1', 1))).toBe('linearizable read')
     c.onReadStart('r2')

@@ -39,12 +39,23 @@ export interface LogView {
   entry(i: number): Entry
 }
 
+interface Committed {
+  term: number
+  type: string
+  data: string
+  commitTermUB: number
+}
+
 /** Accumulates facts across the whole run and throws a Violation on the first inconsistency. */
 export class Checker {
   private readonly leaders = new Map<number, string>()
   private readonly logFacts = new Map<string, LogFact>()
-  /** index → the committed entry (term and payload) at that index. */
-  private readonly committed = new Map<number, { term: number; type: string; data: string }>()
+  /**
+   * index → the committed entry at that index, and an upper bound on the term in which it was
+   * committed: the smallest current term of any node that reported it committed (a node learns
+   * a commit from a leader of its own term or earlier).
+   */
+  private readonly committed = new Map<number, Committed>()
   /** index → state-machine hash after applying that index. */
   private readonly appliedHash = new Map<number, number>()
   /** Currently known leaders, for incremental leader-completeness checks. */
@@ -88,9 +99,12 @@ export class Checker {
     term: number,
     view: LogView,
     index: number,
-    c: { term: number; data: string },
+    c: Committed,
   ): void {
-    if (c.term >= term) return
+    // Leader completeness (paper §5.4): a leader holds every entry committed in an earlier
+    // term. An entry of an old term may be committed later (by a newer leader), so what counts
+    // is when it was committed, not its own term.
+    if (c.commitTermUB >= term) return
     if (index < view.firstIndex()) return // compacted into the leader's snapshot
     if (index > view.lastIndex()) {
       this.fail(
@@ -138,8 +152,14 @@ export class Checker {
     }
   }
 
-  /** A node reports commit index `commit`; `log` is its persisted log. */
-  onCommit(id: string, fromExclusive: number, commit: number, log: LogView): void {
+  /** A node at `nodeTerm` reports commit index `commit`; `log` is its persisted log. */
+  onCommit(
+    id: string,
+    fromExclusive: number,
+    commit: number,
+    log: LogView,
+    nodeTerm: number,
+  ): void {
     if (commit > this.maxCommitted) this.maxCommitted = commit
     const lo = Math.max(fromExclusive + 1, log.firstIndex())
     if (commit > log.lastIndex()) {
@@ -152,11 +172,15 @@ export class Checker {
       this.checks++
       const e = log.entry(i)
       const c = this.committed.get(i)
-      if (c === undefined) {
-        const rec = { term: e.term, type: e.type, data: e.data }
+      if (
+        c === undefined ||
+        (c.commitTermUB > nodeTerm && c.term === e.term && c.data === e.data)
+      ) {
+        const rec = { term: e.term, type: e.type, data: e.data, commitTermUB: nodeTerm }
         this.committed.set(i, rec)
-        for (const [lid, l] of this.currentLeaders)
+        for (const [lid, l] of this.currentLeaders) {
           this.checkLeaderHas(lid, l.term, l.log(), i, rec)
+        }
       } else if (c.term !== e.term || c.data !== e.data || c.type !== e.type) {
         this.fail(
           'state machine safety',
@@ -179,7 +203,11 @@ export class Checker {
         `${id} applies ${e.term}/${e.index} but ${c.term}/${e.index} was committed`,
       )
     }
-    if (c === undefined) this.committed.set(e.index, { term: e.term, type: e.type, data: e.data })
+    if (c === undefined) {
+      // Applied without a reported commit (cannot happen in the simulator): no bound on its term.
+      const rec = { term: e.term, type: e.type, data: e.data, commitTermUB: Infinity }
+      this.committed.set(e.index, rec)
+    }
     const h = this.appliedHash.get(e.index)
     if (h === undefined) this.appliedHash.set(e.index, hash)
     else if (h !== hash)

@@ -197,7 +197,8 @@ export class Cluster {
       // Checks on what is now durable.
       if (rd.softState) this.onSoftState(n, rd.softState.state === 'leader')
       if (rd.hardState && rd.hardState.commit > n.reportedCommit) {
-        this.checker.onCommit(n.id, n.reportedCommit, rd.hardState.commit, this.logView(n))
+        const hs = rd.hardState
+        this.checker.onCommit(n.id, n.reportedCommit, hs.commit, this.logView(n), hs.term)
         n.reportedCommit = rd.hardState.commit
       }
       if (crashAfterPersist) {
