@@ -100,3 +100,19 @@ describe('Go base64', () => {
     }
   })
 })
+
+describe('nesting', () => {
+  it('accepts 10,000 levels and refuses the 10,001st, as Go', () => {
+    expect(parseGoJson('['.repeat(10_000) + ']'.repeat(10_000), 'decoder')).toMatchObject({
+      t: 'array',
+    })
+    expect(() => parseGoJson('['.repeat(10_001) + ']'.repeat(10_001), 'decoder')).toThrow(
+      "invalid character '[' exceeded max depth",
+    )
+    expect(parseGoJson('{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000), 'decoder')).toMatchObject(
+      {
+        t: 'object',
+      },
+    )
+  })
+})

@@ -37,8 +37,16 @@ export function parseGoJson(text: string, mode: 'decoder' | 'unmarshal'): GoJson
   return value
 }
 
+/** An open container while parsing. */
+type Frame =
+  { kind: 'object'; fields: Map<string, GoJson>; key: string } | { kind: 'array'; items: GoJson[] }
+
+/** Go's scanner refuses JSON nested deeper than this (maxNestingDepth). */
+const MAX_NESTING_DEPTH = 10_000
+
 class Parser {
   private i = 0
+  private depth = 0
   constructor(
     private readonly s: string,
     private readonly mode: 'decoder' | 'unmarshal',
@@ -71,11 +79,57 @@ class Parser {
     return this.s[this.i]!
   }
 
+  /** One JSON value. Iterative, so 10,000 levels of nesting (Go's limit) fit on any stack. */
   value(): GoJson {
-    this.skipSpace()
+    const stack: Frame[] = []
+    for (;;) {
+      this.skipSpace()
+      let v = this.openOrScalar(stack)
+      if (v === null) continue // entered a non-empty container: parse its first element
+      // A complete value: hand it to its container, closing every container it completes.
+      for (;;) {
+        const top = stack[stack.length - 1]
+        if (top === undefined) return v
+        if (top.kind === 'array') top.items.push(v)
+        else top.fields.set(top.key, v)
+        this.skipSpace()
+        const c = this.peek()
+        if (c === ',') {
+          this.i++
+          if (top.kind === 'object') top.key = this.objectKey()
+          break
+        }
+        if (top.kind === 'array' && c === ']') {
+          v = this.close(stack, { t: 'array', items: top.items })
+          continue
+        }
+        if (top.kind === 'object' && c === '}') {
+          v = this.close(stack, { t: 'object', fields: top.fields })
+          continue
+        }
+        throw this.invalid(
+          top.kind === 'array' ? 'after array element' : 'after object key:value pair',
+        )
+      }
+    }
+  }
+
+  /** A scalar or empty container (returned), or a container entered on `stack` (null). */
+  private openOrScalar(stack: Frame[]): GoJson | null {
     const c = this.peek()
-    if (c === '{') return this.object()
-    if (c === '[') return this.array()
+    if (c === '{' || c === '[') {
+      if (++this.depth > MAX_NESTING_DEPTH) throw this.invalid('exceeded max depth')
+      this.i++
+      this.skipSpace()
+      if (c === '{') {
+        if (this.peek() === '}') return this.close(null, { t: 'object', fields: new Map() })
+        stack.push({ kind: 'object', fields: new Map(), key: this.objectKey() })
+      } else {
+        if (this.peek() === ']') return this.close(null, { t: 'array', items: [] })
+        stack.push({ kind: 'array', items: [] })
+      }
+      return null
+    }
     if (c === '"') return this.string()
     if (c === '-' || (c >= '0' && c <= '9')) return this.number()
     if (c === 't') return this.literal('true', { t: 'bool', value: true })
@@ -84,52 +138,23 @@ class Parser {
     throw this.invalid('looking for beginning of value')
   }
 
-  private object(): GoJson {
+  /** Consumes a container's closing bracket. */
+  private close(stack: Frame[] | null, v: GoJson): GoJson {
     this.i++
-    const fields = new Map<string, GoJson>()
-    this.skipSpace()
-    if (this.peek() === '}') {
-      this.i++
-      return { t: 'object', fields }
-    }
-    for (;;) {
-      this.skipSpace()
-      if (this.peek() !== '"') throw this.invalid('looking for beginning of object key string')
-      const key = this.string()
-      this.skipSpace()
-      if (this.peek() !== ':') throw this.invalid('after object key')
-      this.i++
-      fields.set(key.t === 'string' ? key.value : '', this.value())
-      this.skipSpace()
-      const c = this.peek()
-      this.i++
-      if (c === '}') return { t: 'object', fields }
-      if (c !== ',') {
-        this.i--
-        throw this.invalid('after object key:value pair')
-      }
-    }
+    this.depth--
+    stack?.pop()
+    return v
   }
 
-  private array(): GoJson {
-    this.i++
-    const items: GoJson[] = []
+  /** `"key" :` of an object member. */
+  private objectKey(): string {
     this.skipSpace()
-    if (this.peek() === ']') {
-      this.i++
-      return { t: 'array', items }
-    }
-    for (;;) {
-      items.push(this.value())
-      this.skipSpace()
-      const c = this.peek()
-      this.i++
-      if (c === ']') return { t: 'array', items }
-      if (c !== ',') {
-        this.i--
-        throw this.invalid('after array element')
-      }
-    }
+    if (this.peek() !== '"') throw this.invalid('looking for beginning of object key string')
+    const key = this.string()
+    this.skipSpace()
+    if (this.peek() !== ':') throw this.invalid('after object key')
+    this.i++
+    return key.t === 'string' ? key.value : ''
   }
 
   private string(): GoJson {
