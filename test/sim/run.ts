@@ -36,6 +36,7 @@ for (let k = 0; k < count; k++) {
       `  replay: SIM_SEED=${seed} npx vitest run test/sim  (or: node test/sim/run.ts --seed ${seed} --trace)`,
     )
   }
+  if ((k + 1) % 5000 === 0) console.error(`… ${k + 1} seeds, ${violations} violations`)
 }
 const secs = Number(process.hrtime.bigint() - t0) / 1e9
 console.log(`${(count / secs).toFixed(1)} seeds/s (${secs.toFixed(1)} s)`)
