@@ -36,6 +36,9 @@ export interface NodeKnobs {
    * does) and restarts with Config.applied there; otherwise it restarts from the snapshot.
    */
   persistApplied?: boolean
+  /** Raft options the member leaves at their defaults (true); swarmed to cover both paths. */
+  preVote?: boolean
+  checkQuorum?: boolean
   unsafe?: UnsafeTestingKnobs
 }
 
@@ -129,6 +132,8 @@ export class Cluster {
       rng: createRng(this.rng.nextUint32()),
       maxSizePerMsg: this.knobs.maxSizePerMsg,
       maxInflightMsgs: this.knobs.maxInflightMsgs,
+      preVote: this.knobs.preVote ?? true,
+      checkQuorum: this.knobs.checkQuorum ?? true,
       ...(this.knobs.unsafe ? { unsafeTestingKnobs: this.knobs.unsafe } : {}),
     })
     // The state machine is what was persisted, or is rebuilt from the snapshot; later entries

@@ -100,6 +100,8 @@ export function chooseSwarm(rng: Xoshiro128, opts: SimOptions): Swarm {
       snapshotCount: pick(rng, [5, 20, 100]),
       keepEntries: pick(rng, [0, 3, 20]),
       persistApplied: on(),
+      preVote: on(0.8),
+      checkQuorum: on(0.8),
       ...(opts.unsafe ? { unsafe: opts.unsafe } : {}),
     },
   }
