@@ -17,6 +17,7 @@ import {
   validation,
 } from './kv-sequences.ts'
 import type { Step } from './kv-sequences.ts'
+import { startTestCluster, type TestCluster } from '../support/cluster.ts'
 
 const haveEtcd = requireEtcd()
 
@@ -24,19 +25,31 @@ const haveEtcd = requireEtcd()
 // (it must be fresh and empty: the sequences name absolute revisions). Default: in-process.
 const EDGE_ETCD_URL = process.env['EDGE_ETCD_URL']
 
-describe.skipIf(!haveEtcd)('KV API matches etcd 3.4', () => {
+// Two targets by default: the pure stack in-process (fast, and it can compare HashKV), and the
+// local cluster over HTTP (real Durable Objects, raft, the front door), each against its own etcd.
+type Mode = 'in-process' | 'cluster' | 'url'
+const MODES: Mode[] = EDGE_ETCD_URL === undefined ? ['in-process', 'cluster'] : ['url']
+
+describe.skipIf(!haveEtcd).each(MODES)('KV API matches etcd 3.4 (%s)', (mode) => {
   let etcd: EtcdProcess
   let local: LocalTarget
   let ours: KvTarget
+  let cluster: TestCluster | undefined
   let sent = 0
 
   beforeAll(async () => {
     etcd = await startEtcd()
     local = new LocalTarget()
-    ours = EDGE_ETCD_URL === undefined ? local : httpTarget('edge-etcd', EDGE_ETCD_URL)
+    if (mode === 'cluster') {
+      cluster = await startTestCluster()
+      await cluster.waitHealthy()
+      ours = httpTarget('edge-etcd cluster', cluster.url)
+    } else {
+      ours = mode === 'url' ? httpTarget('edge-etcd', EDGE_ETCD_URL!) : local
+    }
   })
   afterAll(async () => {
-    await etcd?.stop()
+    await Promise.all([etcd?.stop(), cluster?.destroy()])
   })
 
   /** Sends every step to both targets; returns a description of each mismatch. */
@@ -62,7 +75,7 @@ describe.skipIf(!haveEtcd)('KV API matches etcd 3.4', () => {
     return `${res.status} ${body}`
   }
 
-  it.skipIf(EDGE_ETCD_URL !== undefined)(
+  it.skipIf(mode !== 'in-process')(
     'starts from the same empty store (revision 1, same HashKV)',
     () => {
       const out = JSON.parse(etcd.etcdctl('endpoint', 'hashkv', '-w', 'json')) as {
@@ -125,19 +138,16 @@ describe.skipIf(!haveEtcd)('KV API matches etcd 3.4', () => {
     expect(await replay(sortsBreakingPatterns())).toEqual([])
   })
 
-  it.skipIf(EDGE_ETCD_URL !== undefined)(
-    'computes the same HashKV as etcd for the same history',
-    () => {
-      const out = JSON.parse(etcd.etcdctl('endpoint', 'hashkv', '-w', 'json')) as {
-        HashKV: { hash: number; compact_revision: number; header: { revision: number } }
-      }[]
-      const theirs = out[0]!.HashKV
-      const ours = local.store.hashKV(0)
-      expect(ours.currentRevision).toBe(theirs.header.revision)
-      expect(ours.compactRevision).toBe(theirs.compact_revision)
-      expect(ours.hash).toBe(theirs.hash)
-    },
-  )
+  it.skipIf(mode !== 'in-process')('computes the same HashKV as etcd for the same history', () => {
+    const out = JSON.parse(etcd.etcdctl('endpoint', 'hashkv', '-w', 'json')) as {
+      HashKV: { hash: number; compact_revision: number; header: { revision: number } }
+    }[]
+    const theirs = out[0]!.HashKV
+    const ours = local.store.hashKV(0)
+    expect(ours.currentRevision).toBe(theirs.header.revision)
+    expect(ours.compactRevision).toBe(theirs.compact_revision)
+    expect(ours.hash).toBe(theirs.hash)
+  })
 
   it('sent at least 150 requests to each side', () => {
     expect(sent).toBeGreaterThanOrEqual(150)
