@@ -9,6 +9,8 @@ export interface TargetRun {
   cpu: CpuUse | undefined
   /** The load generator's own CPU over the whole run (warm-up included), % of one core. */
   generatorCpuPercent: number
+  /** The machine's 1-minute load average when the run ended: other work skews results. */
+  loadAverage: number
 }
 
 /** One row: a scenario at one connection count, measured on both targets. */

@@ -4,7 +4,7 @@
 // depend on the machine; the ratios measured side by side are what to compare (DESIGN.md §9).
 import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, tmpdir } from 'node:os'
+import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
@@ -175,6 +175,7 @@ function gitRevision(): string | undefined {
 
 async function main(): Promise<void> {
   const options = parseOptions()
+  const loadAverageAtStart = loadavg()[0]
   let etcd: EtcdCluster | undefined
   let edge: EdgeCluster | undefined
   let stopping = false
@@ -216,6 +217,14 @@ async function main(): Promise<void> {
     `bench: ${options.scenarios.length} scenarios × ${options.connections.length} connection counts × ` +
       `${options.targets.length} targets, ≈${Math.ceil(total / 1000)} s of load\n`,
   )
+
+  const busy = loadavg()[0]! > cpus().length * 0.5
+  if (busy) {
+    process.stderr.write(
+      `bench: WARNING: the machine is busy (load average ${loadavg()[0]!.toFixed(1)} on ` +
+        `${cpus().length} CPUs); other work skews the numbers, and not equally for both targets\n`,
+    )
+  }
 
   const targets: Target[] = []
   if (options.targets.includes('etcd')) {
@@ -285,7 +294,7 @@ async function main(): Promise<void> {
         const generatorCpuPercent =
           ((used.user + used.system) / 1000 / (performance.now() - started)) * 100
         if (stopping) return
-        const run: TargetRun = { load, cpu, generatorCpuPercent }
+        const run: TargetRun = { load, cpu, generatorCpuPercent, loadAverage: loadavg()[0]! }
         row[target.name] = run
         process.stderr.write(
           `  ${scenario.name.padEnd(18)} ×${String(connections).padEnd(3)} ${target.name}: ` +
@@ -309,7 +318,13 @@ async function main(): Promise<void> {
     edgeEtcdRevision: gitRevision(),
     etcdVersion: etcd?.version,
     node: process.version,
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, platform: process.platform },
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model,
+      platform: process.platform,
+      loadAverageAtStart,
+      loadAverageAtEnd: loadavg()[0],
+    },
     options: {
       durationSeconds: options.durationMs / 1000,
       warmupSeconds: options.warmupMs / 1000,
@@ -324,6 +339,7 @@ async function main(): Promise<void> {
       'ratio = edge / etcd: req/s above 1 means edge-etcd is faster; p50/p99 above 1 means slower',
       'cpu: % of one core over the measured window, all threads of the target (busiest thread)',
       'errors: non-200 answers, unexpected bodies, timeouts and broken connections in the window',
+      'loadAverage: 1-minute load average of the machine when the target run ended (other work)',
     ],
     rows,
   }
