@@ -325,6 +325,7 @@ export class Member extends DurableObject<Env> {
     this.watches = new WatchHub(this.machine.store, header, {
       eventsPerResponse: 1000,
       maxBacklogBytes: this.config.watchMaxBacklogBytes,
+      fragmentBytes: this.config.maxRequestBytes,
     })
     this.sockets = new SocketWatches(this.watches)
     for (const ws of this.ctx.getWebSockets()) this.sockets.streamOf(ws)

@@ -13,6 +13,7 @@ import {
 } from '../api/watch.ts'
 import type { HeaderContext } from '../api/kv-service.ts'
 import type { KvStore } from '../mvcc/kv-store.ts'
+import type { MvccEvent } from '../mvcc/types.ts'
 
 /** Where a stream's responses go. */
 export interface WatchSink {
@@ -43,6 +44,8 @@ export interface WatchHubOptions {
   eventsPerResponse: number
   /** A stream whose client has not taken this many bytes is canceled (slow consumer). */
   maxBacklogBytes: number
+  /** Watchers with fragment=true get responses split at about this many key+value bytes. */
+  fragmentBytes: number
 }
 
 /** The watchers of one stream. */
@@ -182,11 +185,41 @@ export class WatchHub {
       const complete = events.length < limit || last === undefined
       w.nextRev = complete ? revision + 1 : last.kv.modRevision + 1
       const wanted = events.filter((e) => (e.type === 'PUT' ? !w.noPut : !w.noDelete))
-      if (wanted.length > 0) {
-        this.send(stream, { revision, watchId: w.id, events: wanted, prevKv: w.prevKv })
-      }
+      if (wanted.length > 0) this.sendEvents(stream, w, revision, wanted)
       if (complete) return
     }
+  }
+
+  /**
+   * Sends events in one response, or, for a watcher that asked for fragments, in several when
+   * one would exceed the size limit (etcd: fragment=true splits at max-request-bytes; every part
+   * but the last carries fragment=true).
+   */
+  private sendEvents(
+    stream: WatchStream,
+    w: WatcherState,
+    revision: number,
+    events: MvccEvent[],
+  ): void {
+    const base = { revision, watchId: w.id, prevKv: w.prevKv }
+    if (!w.fragment) return this.send(stream, { ...base, events })
+    const parts: MvccEvent[][] = [[]]
+    let size = 0
+    for (const e of events) {
+      const eventSize =
+        e.kv.key.length +
+        e.kv.value.length +
+        (w.prevKv && e.prevKv ? e.prevKv.key.length + e.prevKv.value.length : 0)
+      if (size + eventSize > this.options.fragmentBytes && parts.at(-1)!.length > 0) {
+        parts.push([])
+        size = 0
+      }
+      parts.at(-1)!.push(e)
+      size += eventSize
+    }
+    parts.forEach((part, i) =>
+      this.send(stream, { ...base, events: part, fragment: i < parts.length - 1 }),
+    )
   }
 
   private send(stream: WatchStream, response: WatchResponse): void {

@@ -119,7 +119,11 @@ describe('watch under member faults', () => {
   let cluster: TestCluster
   beforeAll(async () => {
     cluster = await startTestCluster({
-      vars: { DEV_FAULTS: 'true', WATCH_PROGRESS_NOTIFY_INTERVAL_MS: '300' },
+      vars: {
+        DEV_FAULTS: 'true',
+        WATCH_PROGRESS_NOTIFY_INTERVAL_MS: '300',
+        MAX_REQUEST_BYTES: '4096',
+      },
     })
     await cluster.waitHealthy()
   })
@@ -174,5 +178,27 @@ describe('watch under member faults', () => {
     again.close()
     const all = [...seen, ...events(got).map((e) => Number(e.kv.mod_revision))]
     expect(all).toEqual([first, first + 1, first + 2, first + 3, first + 4])
+  })
+
+  it('splits a large revision into fragments only for watchers that ask for them', async () => {
+    const value = b64('x'.repeat(1500))
+    for (let i = 1; i <= 5; i++) await put(`g/${i}`, 'x'.repeat(1500))
+    const range = { key: b64('g/'), range_end: b64('g0'), prev_kv: true }
+    const whole = await httpWatch(cluster.url, [{ create_request: range }])
+    const split = await httpWatch(cluster.url, [{ create_request: { ...range, fragment: true } }])
+    await whole.until((r) => r.some((x) => x.created))
+    await split.until((r) => r.some((x) => x.created))
+    // One revision deletes five keys; with their previous values it exceeds MAX_REQUEST_BYTES.
+    const del = await cluster.post('/v3/kv/deleterange', { key: b64('g/'), range_end: b64('g0') })
+    expect(del.json).toMatchObject({ deleted: '5' })
+    const wholeGot = await whole.until((r) => events(r).length >= 5)
+    const splitGot = await split.until((r) => events(r).length >= 5)
+    whole.close()
+    split.close()
+    expect(wholeGot.filter((r) => r.events)).toHaveLength(1)
+    const parts = splitGot.filter((r) => r.events)
+    expect(parts.length).toBeGreaterThan(1)
+    expect(parts.map((p) => p.fragment === true)).toEqual(parts.map((_, i) => i < parts.length - 1))
+    expect(events(splitGot).every((e) => e.prev_kv?.value === value)).toBe(true)
   })
 })

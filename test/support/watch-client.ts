@@ -10,6 +10,7 @@ export interface WatchResult {
   canceled?: boolean
   compact_revision?: string
   cancel_reason?: string
+  fragment?: boolean
   events?: {
     type?: 'DELETE'
     kv: {
