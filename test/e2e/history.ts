@@ -333,27 +333,35 @@ export async function recordHistory(options: RecordOptions): Promise<History> {
   return { seed: options.seed, keys, ops, wallMs: performance.now() - t0 }
 }
 
-/** A one-paragraph summary: counts per kind and outcome, latency percentiles, errors seen. */
+/** The p-th quantile (0..1) of sorted numbers, as text. */
+function quantile(sorted: number[], p: number): string {
+  const v = sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]
+  return v === undefined ? '-' : v.toFixed(1)
+}
+
+/** A short summary: counts per kind and outcome, latency per kind, errors seen. */
 export function summarize(history: History): string {
   const count = new Map<string, number>()
   const errors = new Map<string, number>()
-  const latency: number[] = []
+  const latency = new Map<string, number[]>()
   let casSucceeded = 0
   for (const op of history.ops) {
     const k = `${op.input.kind}:${op.outcome}`
     count.set(k, (count.get(k) ?? 0) + 1)
     if (op.error) errors.set(op.error, (errors.get(op.error) ?? 0) + 1)
-    if (op.outcome === 'ok') latency.push(op.elapsedMs)
+    if (op.outcome === 'ok')
+      latency.set(op.input.kind, [...(latency.get(op.input.kind) ?? []), op.elapsedMs])
     if (op.output?.kind === 'cas' && op.output.succeeded) casSucceeded++
   }
-  latency.sort((a, b) => a - b)
-  const pct = (p: number): string =>
-    (latency[Math.min(latency.length - 1, Math.floor(p * latency.length))] ?? NaN).toFixed(1)
   const lines = [
     `seed ${history.seed}: ${history.ops.length} ops in ${(history.wallMs / 1000).toFixed(1)} s` +
       ` (${[...count].map(([k, n]) => `${k}=${n}`).join(' ')}, cas succeeded=${casSucceeded})`,
-    `latency ms p50=${pct(0.5)} p90=${pct(0.9)} p99=${pct(0.99)} max=${pct(1)}`,
   ]
+  for (const [kind, ms] of latency) {
+    ms.sort((a, b) => a - b)
+    const q = (p: number): string => quantile(ms, p)
+    lines.push(`${kind} latency ms: p50=${q(0.5)} p90=${q(0.9)} p99=${q(0.99)} max=${q(1)}`)
+  }
   for (const [e, n] of errors) lines.push(`error x${n}: ${e}`)
   return lines.join('\n')
 }
