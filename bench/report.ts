@@ -29,7 +29,14 @@ const ms = (v: number | undefined): string =>
   v === undefined || !Number.isFinite(v) ? '–' : v < 10 ? v.toFixed(2) : v.toFixed(1)
 const ratio = (v: number | undefined): string =>
   v === undefined || !Number.isFinite(v) ? '–' : `${v.toFixed(2)}×`
-const errs = (r: TargetRun | undefined): string => (r ? String(r.load.errorCount) : '–')
+/** Error count, with its share of all answers when there were any (latency then excludes them). */
+const errs = (r: TargetRun | undefined): string => {
+  if (!r) return '–'
+  const { errorCount, ok } = r.load
+  if (errorCount === 0) return '0'
+  const share = (errorCount / (errorCount + ok)) * 100
+  return `${errorCount} (${share < 1 ? share.toFixed(1) : share.toFixed(0)}%)`
+}
 const cpu = (r: TargetRun | undefined): string =>
   r?.cpu ? `${num(r.cpu.totalPercent)} (${num(r.cpu.busiestThreadPercent)})` : '–'
 

@@ -351,7 +351,8 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${markdownTable(rows)}\n\n`)
   process.stdout.write(
     'ratio = edge/etcd (req/s: >1 edge faster; latency: >1 edge slower). ' +
-      'CPU: % of one core, all threads (busiest thread).\n',
+      'CPU: % of one core, all threads (busiest thread). Latency counts successful requests only:\n' +
+      'where a row has errors, its latency and req/s are not comparable.\n',
   )
   const errors = errorReport(rows)
   if (errors) process.stdout.write(`\nERRORS:\n${errors}\n`)
