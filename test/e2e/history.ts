@@ -349,8 +349,11 @@ export function summarize(history: History): string {
     const k = `${op.input.kind}:${op.outcome}`
     count.set(k, (count.get(k) ?? 0) + 1)
     if (op.error) errors.set(op.error, (errors.get(op.error) ?? 0) + 1)
-    if (op.outcome === 'ok')
-      latency.set(op.input.kind, [...(latency.get(op.input.kind) ?? []), op.elapsedMs])
+    if (op.outcome === 'ok') {
+      const list = latency.get(op.input.kind) ?? []
+      list.push(op.elapsedMs)
+      latency.set(op.input.kind, list)
+    }
     if (op.output?.kind === 'cas' && op.output.succeeded) casSucceeded++
   }
   const lines = [

@@ -5,6 +5,7 @@
 // same pipeline must report it.
 //
 // Replay a failure's op schedule: E2E_SEED=<n> npx vitest run --project integration test/e2e
+// A longer soak: E2E_DURATION_MS=120000 (same command).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startTestCluster, type TestCluster } from '../support/cluster.ts'
 import {
@@ -26,6 +27,9 @@ const SEED =
 const replayHint = (seed: number): string =>
   `reproduce: E2E_SEED=${seed} npx vitest run --project integration test/e2e/linearizability.test.ts`
 
+/** How long the clean run records; E2E_DURATION_MS makes a longer soak run. */
+const DURATION_MS = Number(process.env['E2E_DURATION_MS'] ?? 10_000)
+
 /** The workload: 8 clients on 4 keys, ~10 s. */
 function workload(transport: Transport, seed: number, run: string): RecordOptions {
   return {
@@ -35,7 +39,7 @@ function workload(transport: Transport, seed: number, run: string): RecordOption
     keys: 4,
     keyPrefix: `/lin/${run}/${seed}/`,
     opsMax: 50_000,
-    durationMs: 10_000,
+    durationMs: DURATION_MS,
     requestTimeoutMs: 5_000,
   }
 }
@@ -90,18 +94,24 @@ describe('linearizability through the front door (no faults)', () => {
     await cluster?.destroy()
   })
 
-  it('8 clients doing get/put/cas on 4 keys for 10 s: the history is linearizable', async () => {
-    const history = await recordHistory(workload(httpTransport(cluster.url), SEED, 'clean'))
-    const report = checkHistory(history, { timeMs: 10_000 })
-    const text = `${summarize(history)}\n${describeReport(report)}\n${replayHint(SEED)}`
-    console.log(text)
-    expect(report.verdict, text).toBe('ok')
-    // The run must have exercised what it claims to: enough ops, CAS both ways, no timeouts.
-    const ok = history.ops.filter((op) => op.outcome === 'ok')
-    expect(ok.length, text).toBeGreaterThan(200)
-    expect(ok.some((op) => op.output?.kind === 'cas' && op.output.succeeded)).toBe(true)
-    expect(ok.some((op) => op.output?.kind === 'cas' && !op.output.succeeded)).toBe(true)
-  })
+  it(
+    '8 clients doing get/put/cas on 4 keys for 10 s: the history is linearizable',
+    {
+      timeout: DURATION_MS + 40_000,
+    },
+    async () => {
+      const history = await recordHistory(workload(httpTransport(cluster.url), SEED, 'clean'))
+      const report = checkHistory(history, { timeMs: 10_000 })
+      const text = `${summarize(history)}\n${describeReport(report)}\n${replayHint(SEED)}`
+      console.log(text)
+      expect(report.verdict, text).toBe('ok')
+      // The run must have exercised what it claims to: enough ops, CAS both ways, no timeouts.
+      const ok = history.ops.filter((op) => op.outcome === 'ok')
+      expect(ok.length, text).toBeGreaterThan(200)
+      expect(ok.some((op) => op.output?.kind === 'cas' && op.output.succeeded)).toBe(true)
+      expect(ok.some((op) => op.output?.kind === 'cas' && !op.output.succeeded)).toBe(true)
+    },
+  )
 
   it('catches a lagging client served stale reads (test-only mutation)', async () => {
     const transport = staleReads(httpTransport(cluster.url), 0)

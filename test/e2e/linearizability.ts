@@ -500,7 +500,11 @@ export function checkHistory(
   const started = performance.now()
   const deadline = started + timeMs
   const byKey = new Map<string, Operation[]>()
-  for (const op of history.ops) byKey.set(op.key, [...(byKey.get(op.key) ?? []), op])
+  for (const op of history.ops) {
+    const list = byKey.get(op.key)
+    if (list) list.push(op)
+    else byKey.set(op.key, [op])
+  }
   const violations: Violation[] = []
   const undecidedKeys: string[] = []
   let steps = 0
