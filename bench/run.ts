@@ -155,6 +155,16 @@ async function expectOk(
   throw new Error(`${target.name}: POST ${path} ${body.slice(0, 200)} failed: ${lastError}`)
 }
 
+/** JSON as the repo's Prettier formats it, so a result copied into bench/results/ passes lint. */
+async function formatJson(text: string): Promise<string> {
+  try {
+    const prettier = await import('prettier')
+    return await prettier.format(text, { parser: 'json' })
+  } catch {
+    return text
+  }
+}
+
 /** The edge-etcd commit measured (BENCH_REVISION names it when running from an exported tree). */
 function gitRevision(): string | undefined {
   if (process.env['BENCH_REVISION']) return process.env['BENCH_REVISION']
@@ -344,7 +354,7 @@ async function main(): Promise<void> {
     rows,
   }
   mkdirSync(dirname(options.out), { recursive: true })
-  writeFileSync(options.out, JSON.stringify(result, null, 2) + '\n')
+  writeFileSync(options.out, await formatJson(JSON.stringify(result, null, 2) + '\n'))
 
   await stopAll()
 
