@@ -42,7 +42,14 @@ export class ReadyLoop {
     const { node } = this.deps
     while (node.hasReady()) {
       const rd = node.ready()
-      const results = this.deps.transaction(() => this.persistAndApply(rd))
+      // Most Readies of an idle or read-only cluster carry only messages (heartbeats, read
+      // index): no transaction for them.
+      const writes =
+        rd.entries.length > 0 ||
+        rd.hardState !== undefined ||
+        rd.snapshot !== undefined ||
+        rd.committedEntries.length > 0
+      const results = writes ? this.deps.transaction(() => this.persistAndApply(rd)) : []
       this.deps.send(rd.messages)
       if (rd.softState) this.deps.onSoftState(rd.softState)
       if (results.length > 0) this.deps.onApplied(results)
