@@ -44,4 +44,24 @@ describe.skipIf(!haveEtcd)('linearizability baseline: real etcd 3.4', () => {
     expect(report.verdict, text).toBe('ok')
     expect(history.ops.filter((op) => op.outcome === 'ok').length, text).toBeGreaterThan(200)
   })
+
+  it('clients that give up after 5 ms (most ops UNKNOWN): still linearizable, and decided', async () => {
+    // etcd applies what the client abandoned; the checker must neither flag that nor give up.
+    const history = await recordHistory({
+      transport: httpTransport(etcd.url),
+      seed: SEED,
+      clients: 8,
+      keys: 4,
+      keyPrefix: `/lin/etcd-timeouts/${SEED}/`,
+      opsMax: 20_000,
+      durationMs: 3_000,
+      requestTimeoutMs: 5,
+    })
+    const report = checkHistory(history, { timeMs: 15_000 })
+    const text = `${summarize(history)}\n${describeReport(report)}\nE2E_SEED=${SEED}`
+    console.log(text)
+    expect(report.verdict, text).toBe('ok')
+    const unknown = history.ops.filter((op) => op.outcome === 'unknown').length
+    expect(unknown, text).toBeGreaterThan(history.ops.length / 4)
+  })
 })

@@ -86,6 +86,8 @@ export function staleReads(inner: Transport, laggingClient: number) {
 
 describe('linearizability through the front door (no faults)', () => {
   let cluster: TestCluster
+  /** The clean run's median latency (what the timeout test uses as its timeout). */
+  let medianLatencyMs = 100
   beforeAll(async () => {
     cluster = await startTestCluster()
     await cluster.waitHealthy()
@@ -105,6 +107,8 @@ describe('linearizability through the front door (no faults)', () => {
       const text = `${summarize(history)}\n${describeReport(report)}\n${replayHint(SEED)}`
       console.log(text)
       expect(report.verdict, text).toBe('ok')
+      const latencies = history.ops.map((op) => op.elapsedMs).sort((a, b) => a - b)
+      medianLatencyMs = Math.max(5, Math.round(latencies[latencies.length >> 1] ?? 100))
       // The run must have exercised what it claims to: enough ops, CAS both ways, no timeouts.
       const ok = history.ops.filter((op) => op.outcome === 'ok')
       expect(ok.length, text).toBeGreaterThan(200)
@@ -113,9 +117,25 @@ describe('linearizability through the front door (no faults)', () => {
     },
   )
 
+  it('clients that give up early (timeouts become UNKNOWN): still linearizable', async () => {
+    // Abandoned requests go on inside the runtime and may still apply; the history must allow
+    // for it. The timeout is the clean run's median latency, so a good share ends UNKNOWN.
+    const transport = httpTransport(cluster.url)
+    const options = { ...workload(transport, SEED, 'timeouts'), durationMs: 4_000 }
+    const history = await recordHistory({ ...options, requestTimeoutMs: medianLatencyMs })
+    const report = checkHistory(history, { timeMs: 10_000 })
+    const text = `${summarize(history)}\n${describeReport(report)}\n${replayHint(SEED)}`
+    console.log(text)
+    expect(report.verdict, text).toBe('ok')
+    expect(
+      history.ops.some((op) => op.outcome === 'unknown'),
+      text,
+    ).toBe(true)
+  })
+
   it('catches a lagging client served stale reads (test-only mutation)', async () => {
     const transport = staleReads(httpTransport(cluster.url), 0)
-    const options = { ...workload(transport, SEED, 'stale'), durationMs: 4_000 }
+    const options = { ...workload(transport, SEED, 'stale'), durationMs: 3_000 }
     const history = await recordHistory(options)
     const report = checkHistory(history, { timeMs: 10_000 })
     const text = `${summarize(history)}\n${describeReport(report)}\n${replayHint(SEED)}`

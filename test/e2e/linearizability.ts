@@ -255,7 +255,7 @@ interface Frame {
  */
 export function checkKey(keyOps: Operation[], stepsMax: number, deadline: number): KeyResult {
   // In invocation order, so the linearized set is "all ops before lo, and a few after".
-  const ops = [...keyOps].sort((a, b) => a.callMs - b.callMs || a.id - b.id)
+  const ops = boundUnknownWrites(keyOps).sort((a, b) => a.callMs - b.callMs || a.id - b.id)
   const head = buildEntries(ops)
   const linearized = new OpSet(ops.length)
   const seen = new Set<string>()
@@ -322,6 +322,46 @@ function firstReturn(head: Entry): number | undefined {
   let e = head.next
   while (e && e.isCall) e = e.next
   return e?.op
+}
+
+/**
+ * Narrows UNKNOWN writes without changing the answer, so that a history full of timeouts stays
+ * tractable (otherwise every pending unknown write is a candidate at every step):
+ * - one whose value nothing observed or relied on is dropped: "never happened" explains it, and
+ *   dropping it keeps any linearization valid (the ops it preceded saw no trace of it; unknown
+ *   CASes it made fail can move to the end);
+ * - one whose value some op saw (a read, a failed CAS's read, a successful CAS's expectation)
+ *   did take effect, before the earliest such op returned: that becomes its return time.
+ * Values are unique per write, so an observed value names exactly one write.
+ */
+export function boundUnknownWrites(ops: Operation[]): Operation[] {
+  const referenced = new Set(ops.flatMap(observedValues))
+  const seenBy = new Map<string, number>()
+  for (const op of ops) {
+    const v = evidenceOfWrite(op)
+    if (v !== undefined) seenBy.set(v, Math.min(op.returnMs, seenBy.get(v) ?? Infinity))
+  }
+  const result: Operation[] = []
+  for (const op of ops) {
+    const w = op.outcome === 'unknown' ? writtenValue(op) : undefined
+    if (w === undefined) result.push(op)
+    else if (!referenced.has(w)) continue
+    else {
+      const bound = seenBy.get(w) ?? Infinity
+      // A bound before the call is a violation; leave the op unbounded and let the search say so.
+      result.push(bound >= op.callMs ? { ...op, returnMs: bound } : op)
+    }
+  }
+  return result
+}
+
+/** The value whose write must already have taken effect when this op did, if any. */
+function evidenceOfWrite(op: Operation): string | undefined {
+  const out = op.outcome === 'ok' ? op.output : undefined
+  if (out?.kind === 'get') return out.value ?? undefined
+  if (out?.kind === 'cas' && !out.succeeded) return out.current ?? undefined
+  if (out?.kind === 'cas' && op.input.kind === 'cas') return op.input.expected ?? undefined
+  return undefined
 }
 
 /** The ops the per-key search looks at: no definitely-failed ops, no UNKNOWN reads. */

@@ -264,6 +264,31 @@ describe('UNKNOWN outcomes may take effect at any time after invocation, or neve
     expect(kindsOf(cannot)).toEqual(['linearizability'])
   })
 
+  it('many unknown writes stay tractable: unobserved ones drop out, observed ones are bounded', () => {
+    // 2,000 rounds of: a put, 3 concurrent unknown puts (one of them later read), a read.
+    const b = h()
+    for (let r = 0; r < 2_000; r++) {
+      const t = r * 100
+      b.put(0, [t, t + 10], `p${r}`)
+      for (let u = 0; u < 3; u++) b.putUnknown(1 + u, [t + 20, t + 30], `u${r}-${u}`)
+      b.get(5, [t + 40, t + 50], `u${r}-${r % 3}`)
+    }
+    const report = checkHistory(b, { timeMs: 10_000 })
+    expect(report.verdict, describeReport(report)).toBe('ok')
+    expect(report.stats.steps).toBeLessThan(50_000)
+  })
+
+  it('an unknown write that a read saw must precede that read', () => {
+    const b = h()
+      .put(0, [0, 1], 'x')
+      .putUnknown(1, [2, 3], 'a')
+      .get(2, [4, 5], 'a')
+      .put(0, [6, 7], 'y')
+    expect(verdictOf(b)).toBe('ok')
+    // …and once overwritten by a later completed write it cannot come back
+    expect(kindsOf(b.get(2, [8, 9], 'a'))).toEqual(['linearizability'])
+  })
+
   it('unknown reads and definitely-failed ops are left out of the search', () => {
     const b = h().putFailed(0, [0, 1], 'a').put(1, [2, 3], 'b')
     b.ops.push({
