@@ -43,6 +43,7 @@ export class MemberCore {
   private readonly readIndexes = new Map<string, number>()
   private softState: SoftState = { lead: NONE, state: 'follower' }
   private nextCtx = 0
+  private runScheduled = false
   /** The read-index round in flight, and the one that reads arriving during it will share. */
   private readRound: Promise<void> | undefined
   private nextReadRound: Promise<void> | undefined
@@ -103,6 +104,22 @@ export class MemberCore {
     this.loop.run()
   }
 
+  /**
+   * Group commit for proposals: a proposal only feeds the node, and the Ready loop runs once
+   * for every proposal that arrived meanwhile (or sooner, with the next tick, peer message or
+   * read). Each run that persists is one SQLite transaction, a disk sync that blocks the
+   * runtime; one per proposal made the sync rate the write ceiling. Reads and peer messages run
+   * the loop at once: deferring them only adds latency.
+   */
+  private scheduleRun(): void {
+    if (this.runScheduled) return
+    this.runScheduled = true
+    setTimeout(() => {
+      this.runScheduled = false
+      this.loop.run()
+    }, 0)
+  }
+
   /** The node's role and leader as last reported. */
   get lead(): string {
     return this.softState.lead
@@ -138,7 +155,7 @@ export class MemberCore {
         () => new MemberError('Timeout'),
       ),
     )
-    this.loop.run()
+    this.scheduleRun()
     return waits
   }
 
