@@ -14,7 +14,9 @@
 // get return time +Infinity and the model accepts them in any state without checking an output.
 // Linearizing one after every other op has no visible effect, which is the same as "never", so
 // the search is done as soon as every op with a known outcome is linearized. An UNKNOWN get has
-// no effect and is dropped; so is a definitely-failed op.
+// no effect and is dropped; so is a definitely-failed op. An UNKNOWN write nobody observed is
+// dropped too, and one somebody observed must precede its first observer's return, which becomes
+// its return time (boundUnknownWrites): without that, histories with many timeouts blow up.
 //
 // CAS on MOD revision: a client compares the revision R it saw together with value v. Every write
 // gets its own revision, so "mod_revision == R" holds exactly when the current value is v (R = 0:
