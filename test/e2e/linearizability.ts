@@ -614,7 +614,11 @@ export function describeOp(op: Operation): string {
             : `-> failed, current ${JSON.stringify(out.current)}@${out.currentModRev}`
           : '-> ok'
   const rev = op.revision !== undefined ? ` rev=${op.revision}` : ''
-  const end = op.returnMs === Infinity ? '∞' : op.returnMs.toFixed(1)
+  // An UNKNOWN op shows ∞, or "<t" once bounded by its first observer (boundUnknownWrites).
+  const end =
+    op.returnMs === Infinity
+      ? '∞'
+      : `${op.outcome === 'unknown' ? '<' : ''}${op.returnMs.toFixed(1)}`
   return `#${op.id} c${op.clientId} ${op.key} ${call} ${result}${rev} [${op.callMs.toFixed(1)}..${end} ms]`
 }
 
