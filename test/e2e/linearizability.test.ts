@@ -1,8 +1,9 @@
 // Concurrent clients against the real local cluster (workerd, three member Durable Objects),
 // through the HTTP front door; the recorded history must be linearizable, also when clients
 // give up on requests early. No faults yet: the fault-injection routes do not exist. The last
-// test breaks reads on purpose (a client served from a stale cache, as a lagging follower
-// answering linearizable reads locally would) and the same pipeline must report it.
+// two tests break the system on purpose, in the client's transport (a client served stale
+// reads, as a lagging follower answering linearizable reads locally would; writes acknowledged
+// but never applied), and the same pipeline must report it.
 //
 // Replay a failure's op schedule: E2E_SEED=<n> npx vitest run --project integration test/e2e
 // A longer soak: E2E_DURATION_MS=120000 (same command).
@@ -92,6 +93,30 @@ function staleReads(inner: Transport, laggingClient: number) {
   return transport
 }
 
+/**
+ * A test-only bug: `client`'s puts are acknowledged without being sent, as a leader that
+ * acknowledges before the entry commits and then loses it would. The fake answer carries the
+ * highest header.revision seen so far, so revisions stay plausible. `dropped` counts them.
+ */
+function lostWrites(inner: Transport, client: number) {
+  let revision = '0'
+  const transport = {
+    dropped: 0,
+    async post(clientId: number, path: string, body: unknown, signal: AbortSignal) {
+      if (clientId === client && path.endsWith('/kv/put')) {
+        transport.dropped++
+        const json = { header: { revision } }
+        return { status: 200, json, text: JSON.stringify(json) }
+      }
+      const answer = await inner.post(clientId, path, body, signal)
+      const seen = (answer.json as { header?: { revision?: string } } | undefined)?.header?.revision
+      if (seen !== undefined && Number(seen) > Number(revision)) revision = seen
+      return answer
+    },
+  }
+  return transport
+}
+
 describe('linearizability through the front door (no faults)', () => {
   let cluster: TestCluster
   /** The clean run's 90th percentile latency (the timeout test's timeout). */
@@ -156,5 +181,18 @@ describe('linearizability through the front door (no faults)', () => {
     const stale = report.violations.find((v) => v.kind === 'linearizability')
     expect(stale, text).toBeDefined()
     expect(stale!.ops.some((op) => op.clientId === 0 && op.input.kind === 'get')).toBe(true)
+  })
+
+  it('catches writes acknowledged but never applied (test-only mutation)', async () => {
+    const transport = lostWrites(httpTransport(cluster.url), 1)
+    const options = { ...workload(transport, SEED, 'lost'), durationMs: 3_000 }
+    const history = await recordHistory(options)
+    const report = checkHistory(history, { timeMs: 10_000 })
+    const text = `${summarize(history)}\n${describeReport(report)}\n${replayHint(SEED)}`
+    console.log(`writes acknowledged but dropped: ${transport.dropped}\n${text}`)
+    expect(transport.dropped, text).toBeGreaterThan(0)
+    const lost = report.violations.find((v) => v.kind === 'linearizability')
+    expect(lost, text).toBeDefined()
+    expect(lost!.ops.some((op) => op.clientId === 1 && op.input.kind === 'put')).toBe(true)
   })
 })
