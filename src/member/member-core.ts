@@ -66,7 +66,13 @@ export class MemberCore {
       applied: machine.appliedIndex(),
       rng: new Xoshiro128(options.randomSeed),
     })
-    this.transport = new Transport(deliver, (to) => this.node.reportUnreachable(to))
+    this.transport = new Transport(deliver, (to, messages, ok) => {
+      // Raft must hear how a snapshot send ended, or it keeps the follower paused waiting.
+      const snapshot = messages.some((m) => m.type === 'MsgSnap')
+      if (!ok) this.node.reportUnreachable(to)
+      if (snapshot) this.node.reportSnapshot(to, ok ? 'finish' : 'failure')
+      if (!ok || snapshot) this.loop.run()
+    })
     this.loop = new ReadyLoop({
       node: this.node,
       storage: this.storage,

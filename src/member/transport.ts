@@ -18,8 +18,8 @@ export class Transport {
 
   constructor(
     private readonly deliver: Deliver,
-    /** Called when a delivery to `to` failed (the member tells raft the peer is unreachable). */
-    private readonly onUnreachable: (to: NodeId) => void,
+    /** Called with each batch once delivered (`ok`) or failed (raft hears of both). */
+    private readonly onDelivered: (to: NodeId, messages: Message[], ok: boolean) => void,
   ) {}
 
   /** Queues messages for sending; returns at once. */
@@ -39,7 +39,10 @@ export class Transport {
     this.queued.delete(to)
     this.inFlight.add(to)
     this.deliver(to, batch)
-      .catch(() => this.onUnreachable(to))
+      .then(
+        () => this.onDelivered(to, batch, true),
+        () => this.onDelivered(to, batch, false),
+      )
       .finally(() => {
         this.inFlight.delete(to)
         this.flush(to)
