@@ -9,7 +9,14 @@ import {
 } from '../api/kv-service.ts'
 import { readClusterConfig, type ClusterConfig } from '../member/config.ts'
 import type { Env } from '../member/env.ts'
-import type { BatchReply, KvRead, KvWrite, MemberFailure, MemberStatus } from '../member/member.ts'
+import type {
+  BatchReply,
+  DevFault,
+  KvRead,
+  KvWrite,
+  MemberFailure,
+  MemberStatus,
+} from '../member/member.ts'
 import type { KvReply } from '../member/kv-machine.ts'
 import { GRPC_OVERHEAD_BYTES } from '../api/validate.ts'
 import { errorResponse, streamResponse, jsonResponse, readBody, textResponse } from './http.ts'
@@ -280,12 +287,13 @@ export function createApp(): Hono<AppEnv> {
     if ('status' in reply) return jsonResponse(reply.body, reply.status)
     return errorResponse(unavailable(new RetryableError(reply.etcdError)))
   })
-  app.post('/_dev/members/:name/:fault{isolate|heal|crash}', async (c) => {
+  app.post('/_dev/members/:name/:fault{isolate|heal|crash|drop|delay}', async (c) => {
     if (c.env.DEV_FAULTS !== 'true') return c.notFound()
     const member = clusterOf(c).members.find((m) => m.spec.name === c.req.param('name'))
     if (!member) return c.notFound()
-    const fault = c.req.param('fault') as 'isolate' | 'heal' | 'crash'
-    await member.stub.devFault(member.spec.name, fault).catch((e: unknown) => {
+    const fault = c.req.param('fault') as DevFault
+    const value = Number(c.req.query('value') ?? 0)
+    await member.stub.devFault(member.spec.name, fault, value).catch((e: unknown) => {
       // A crash resets the object under the call: that is the point.
       if (fault !== 'crash') throw e
     })

@@ -59,6 +59,9 @@ export interface KvRead {
   body: string
 }
 
+/** Test-only faults a member can be told to suffer (DEV_FAULTS). */
+export type DevFault = 'isolate' | 'heal' | 'crash' | 'drop' | 'delay'
+
 /** The keep-alive alarm fires every this many heartbeat intervals. */
 const KEEPALIVE_TICKS = 10
 
@@ -80,6 +83,8 @@ export class Member extends DurableObject<Env> {
   private readonly nameById: Map<string, string>
   /** Test-only: drop raft traffic (DEV_FAULTS). */
   private isolated = false
+  private dropRate = 0
+  private delayMs = 0
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -229,14 +234,22 @@ export class Member extends DurableObject<Env> {
   // ---- test-only fault injection (DESIGN.md §5; only when the DEV_FAULTS var is set) --------
 
   /**
-   * `isolate`: drop all raft traffic to and from this member; `heal`: undo it; `crash`: lose
-   * memory and restart from storage (the Durable Object is reset, SQLite is kept).
+   * `isolate`: drop all raft traffic to and from this member; `heal`: undo every fault;
+   * `crash`: lose memory and restart from storage (the Durable Object is reset, SQLite is kept);
+   * `drop`: lose each outgoing batch with probability `value` (0–1); `delay`: hold each
+   * outgoing batch `value` ms (so batches also overtake each other: reordering).
    */
-  async devFault(name: string, fault: 'isolate' | 'heal' | 'crash'): Promise<void> {
+  async devFault(name: string, fault: DevFault, value = 0): Promise<void> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
     this.ensureStarted(name)
     if (fault === 'isolate') this.isolated = true
-    if (fault === 'heal') this.isolated = false
+    if (fault === 'heal') {
+      this.isolated = false
+      this.dropRate = 0
+      this.delayMs = 0
+    }
+    if (fault === 'drop') this.dropRate = value
+    if (fault === 'delay') this.delayMs = value
     if (fault === 'crash') this.ctx.abort('crash injected by a test')
   }
 
@@ -399,6 +412,9 @@ export class Member extends DurableObject<Env> {
     const name = this.nameById.get(to)
     if (name === undefined) return
     if (this.isolated) throw new Error('isolated by a test')
+    // Test-only faults (DEV_FAULTS): randomness and time are fine here, in the shell.
+    if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
+    if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs * Math.random()))
     try {
       await this.peer(name).receive(name, messages)
     } catch (e) {

@@ -79,6 +79,53 @@ describe('an isolated old leader', () => {
   })
 })
 
+describe('lossy and slow links', () => {
+  let cluster: TestCluster
+  beforeAll(async () => {
+    cluster = await startTestCluster({ vars: { DEV_FAULTS: 'true' } })
+    await cluster.waitHealthy()
+  })
+  afterAll(async () => {
+    await cluster?.destroy()
+  })
+
+  it('keep writes and linearizable reads working, and the members converge', async () => {
+    // m1 loses 30 % of what it sends; m2's batches take up to 40 ms (and overtake each other).
+    await cluster.post('/_dev/members/m1/drop?value=0.3')
+    await cluster.post('/_dev/members/m2/delay?value=40')
+    let last = 0
+    try {
+      for (let i = 0; i < 30; i++) {
+        const w = await cluster.post('/v3/kv/put', {
+          key: b64(`lossy-${i % 5}`),
+          value: b64(`${i}`),
+        })
+        expect(w.status).toBe(200)
+        last = Number((w.json as { header: { revision: string } }).header.revision)
+        const r = await cluster.post('/v3/kv/range', { key: b64(`lossy-${i % 5}`) })
+        expect(r.json).toMatchObject({ kvs: [{ value: b64(`${i}`) }] })
+      }
+    } finally {
+      for (const m of ['m1', 'm2']) await cluster.post(`/_dev/members/${m}/heal`)
+    }
+    let hashes: { hash: number; revision: number }[] = []
+    for (let i = 0; i < 100; i++) {
+      hashes = await Promise.all(
+        ['m1', 'm2', 'm3'].map(
+          async (n) =>
+            (await cluster.get(`/_dev/members/${n}/hashkv`)).json as {
+              hash: number
+              revision: number
+            },
+        ),
+      )
+      if (hashes.every((h) => h.revision >= last)) break
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    expect(new Set(hashes.map((h) => `${h.revision}/${h.hash}`)).size).toBe(1)
+  })
+})
+
 describe('kill -9 of the whole local runtime', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'edge-etcd-kill-'))
   let run: LauncherProcess | undefined
