@@ -25,6 +25,9 @@ export interface Watcher {
   broken: string | undefined
   /** When the last event arrived (performance.now()), 0 before any. */
   lastEventAt: number
+  /** Messages (lines or frames) that carried events, and the most events one carried. */
+  eventMessages: number
+  maxEventsPerMessage: number
   close(): void
 }
 
@@ -40,6 +43,8 @@ class WatcherState implements Watcher {
   duplicateSamples: number[] = []
   broken: string | undefined
   lastEventAt = 0
+  eventMessages = 0
+  maxEventsPerMessage = 0
   private isCreated = false
   private resolveCreated!: () => void
   private rejectCreated!: (e: Error) => void
@@ -70,13 +75,19 @@ class WatcherState implements Watcher {
       this.broken ??= `canceled/error: ${text.slice(0, 300)}`
     }
     MOD_REVISION.lastIndex = 0
+    let events = 0
     for (let m = MOD_REVISION.exec(text); m; m = MOD_REVISION.exec(text)) {
+      events++
       const rev = Number(m[1])
       this.lastEventAt = now
       if (this.received.has(rev)) {
         this.duplicates++
         if (this.duplicateSamples.length < 10) this.duplicateSamples.push(rev)
       } else this.received.set(rev, now)
+    }
+    if (events > 0) {
+      this.eventMessages++
+      this.maxEventsPerMessage = Math.max(this.maxEventsPerMessage, events)
     }
   }
 

@@ -144,6 +144,19 @@ function putBody(i: number): string {
   return JSON.stringify({ key, value: VALUE })
 }
 
+/** The leader's member ID as /v3/maintenance/status reports it (undefined if it fails). */
+async function leaderId(port: number): Promise<string | undefined> {
+  const conn = new HttpConnection(HOST, port)
+  try {
+    const res = await conn.request(postRequest(HOST, '/v3/maintenance/status', '{}'), 10_000)
+    return /"leader":"(\d+)"/.exec(res.body)?.[1]
+  } catch {
+    return undefined
+  } finally {
+    conn.close()
+  }
+}
+
 /** Sends one put on a fresh connection, retrying while the cluster settles. */
 async function putOnce(port: number): Promise<number> {
   let last = ''
@@ -307,6 +320,10 @@ interface TargetResult {
     settleSeconds: number
   }
   rssKiB: { before: number; afterOpen: number; afterWrites: number; perWatcher: number }
+  /** Events per event-carrying message (mean over all watchers) and the most in one message. */
+  messages: { eventsPerMessage: number; maxEventsPerMessage: number }
+  /** The leader's member ID after the writes (to read byMember against). */
+  leader: string | undefined
   /** Put sent → event per serving member (member_id of the created response). */
   byMember: Record<string, { watchers: number | undefined; fromSendMs: Latency }>
   /** Per second of the write phase (puts by send time): put ack p50, put sent → event p50/max. */
@@ -446,6 +463,8 @@ async function measureTarget(
   const settleSeconds = (lastEventAt - lastAckAt) / 1000
   const rssAfterWrites = rssKiB(pids)
 
+  const leader = await leaderId(ports[0]!)
+
   // Account every (watcher, acknowledged put) pair.
   const ackByRev = new Map(writer.acks.map((a) => [a.revision, a]))
   const latencies: number[] = []
@@ -545,6 +564,14 @@ async function measureTarget(
     }
     perMember.set(m, list)
   }
+  // Events per message: many per message means the server sent late (the hub fell behind);
+  // one per message arriving late means the bytes were held on the way.
+  const eventsReceived = watchers.reduce((n, w) => n + w.received.size + w.duplicates, 0)
+  const eventMessages = watchers.reduce((n, w) => n + w.eventMessages, 0)
+  const messages = {
+    eventsPerMessage: eventMessages > 0 ? eventsReceived / eventMessages : NaN,
+    maxEventsPerMessage: watchers.reduce((n, w) => Math.max(n, w.maxEventsPerMessage), 0),
+  }
   const byMember = Object.fromEntries(
     [...perMember].map(([m, list]) => [m, { watchers: placement[m], fromSendMs: summarize(list) }]),
   )
@@ -591,7 +618,9 @@ async function measureTarget(
       perWatcher: watchers.length > 0 ? (rssAfterOpen - rssBefore) / watchers.length : NaN,
     },
     timeline,
+    leader,
     byMember,
+    messages,
     cpu,
     generatorCpuPercent,
     loadAverage: { atStart: loadAtStart, atEnd: loadavg()[0]! },
