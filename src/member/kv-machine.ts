@@ -44,6 +44,17 @@ export interface KvMachineOptions {
   raftTerm: () => number
   maxTxnOps: number
   maxRequestBytes: number
+  /** A nested transaction (Durable Object `transactionSync` nests; it rolls back on throw). */
+  transaction: <T>(fn: () => T) => T
+  /** The store's cap on one range reply (default: the store's). */
+  maxRangeResponseBytes?: number
+}
+
+/** Carries a failed request's answer out of the transaction it rolls back. */
+class FailedRequest extends Error {
+  constructor(readonly reply: KvReply) {
+    super('request failed')
+  }
 }
 
 /** The replicated KV state machine of a member. */
@@ -54,7 +65,12 @@ export class KvMachine implements StateMachine {
     private readonly sql: Sql,
     private readonly options: KvMachineOptions,
   ) {
-    this.store = new KvStore(sql)
+    this.store = new KvStore(
+      sql,
+      options.maxRangeResponseBytes === undefined
+        ? {}
+        : { maxRangeResponseBytes: options.maxRangeResponseBytes },
+    )
   }
 
   /** The data of the entry that proposes a KV request. */
@@ -84,7 +100,7 @@ export class KvMachine implements StateMachine {
     if (seen) {
       reply = JSON.parse(String(seen['response'])) as KvReply
     } else {
-      reply = this.execute(route, body)
+      reply = this.executeAtomically(route, body)
       this.sql.exec(
         'INSERT INTO member_requests (request_id, applied_index, response) VALUES (?, ?, ?)',
         id,
@@ -100,6 +116,24 @@ export class KvMachine implements StateMachine {
     }
     this.store.setAppliedIndex(entry.index)
     return { requestId: id, ok: reply.status === 200, value: reply }
+  }
+
+  /**
+   * Runs a write so that a failure leaves no trace: a txn can fail after some of its ops wrote
+   * (e.g. a range in it exceeds the reply cap), and etcd applies nothing of a failed request.
+   * The nested transaction rolls those writes back; the error is still the answer.
+   */
+  private executeAtomically(route: KvRoute, body: string): KvReply {
+    try {
+      return this.options.transaction(() => {
+        const reply = this.execute(route, body)
+        if (reply.status !== 200) throw new FailedRequest(reply)
+        return reply
+      })
+    } catch (e) {
+      if (e instanceof FailedRequest) return e.reply
+      throw e
+    }
   }
 
   /** A read served from this member's state (the caller ensured linearizability if asked). */

@@ -352,6 +352,7 @@ export class Member extends DurableObject<Env> {
       raftTerm: () => this.core?.status().term ?? 0,
       maxTxnOps: this.config.maxTxnOps,
       maxRequestBytes: this.config.maxRequestBytes,
+      transaction: (fn) => storage.transactionSync(fn),
     })
     const header = () => ({
       clusterId: clusterId(this.config.clusterName),

@@ -36,16 +36,24 @@ export class NodeSql implements Sql {
 
   /** Runs `fn` in one transaction, as DurableObjectStorage.transactionSync. */
   transactionSync<T>(fn: () => T): T {
-    this.db.exec('BEGIN')
+    // Nested calls use a savepoint, as the Durable Object's transactionSync nests.
+    const nested = this.depth > 0
+    const savepoint = `sp${this.depth}`
+    this.db.exec(nested ? `SAVEPOINT ${savepoint}` : 'BEGIN')
+    this.depth++
     try {
       const result = fn()
-      this.db.exec('COMMIT')
+      this.depth--
+      this.db.exec(nested ? `RELEASE ${savepoint}` : 'COMMIT')
       return result
     } catch (err) {
-      this.db.exec('ROLLBACK')
+      this.depth--
+      this.db.exec(nested ? `ROLLBACK TO ${savepoint}; RELEASE ${savepoint}` : 'ROLLBACK')
       throw err
     }
   }
+
+  private depth = 0
 
   close(): void {
     this.db.close()

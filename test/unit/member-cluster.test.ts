@@ -40,6 +40,8 @@ class InProcessCluster {
       raftTerm: () => term,
       maxTxnOps: 128,
       maxRequestBytes: 1.5 * 1024 * 1024,
+      transaction: (fn) => sql.transactionSync(fn),
+      maxRangeResponseBytes: 4096,
     })
     const core = new MemberCore(
       sql,
@@ -170,5 +172,30 @@ describe('member cores over SQLite', () => {
     await cluster.converge()
     const [first, ...rest] = hashes(cluster)
     for (const h of rest) expect(h).toBe(first)
+  })
+
+  it('apply nothing of a txn that fails after some of its ops wrote', async () => {
+    cluster = new InProcessCluster(['1', '2', '3'])
+    await cluster.put('big', 'x'.repeat(3000))
+    const leader = await cluster.waitLeader()
+    const before = leader.machine.currentRevision()
+    // The put would be written before the range exceeds the 4 KiB reply cap.
+    const body = JSON.stringify({
+      success: [
+        { request_put: { key: b64('side-effect'), value: b64('y'.repeat(2000)) } },
+        { request_range: { key: b64('a'), range_end: b64('z') } },
+      ],
+    })
+    const [result] = await Promise.all(
+      leader.core.propose([{ requestId: 'txn', data: KvMachine.entry('txn', 'txn', body) }]),
+    )
+    expect((result!.value as KvReply).status).not.toBe(200)
+    await cluster.converge()
+    for (const m of cluster.members.values()) {
+      expect(m.machine.currentRevision()).toBe(before)
+      expect(
+        m.machine.read('range', JSON.stringify({ key: b64('side-effect') })).body,
+      ).not.toContain('kvs')
+    }
   })
 })
