@@ -1,83 +1,31 @@
 // The Worker front door: etcd's v3 HTTP/JSON API (grpc-gateway shape) in front of the members.
 import { Hono, type Context } from 'hono'
-import { EtcdErrors, EtcdError } from '../api/errors.ts'
 import {
   decodeKvRequest,
   needsConsensus,
   validateKvRequest,
   type KvRoute,
 } from '../api/kv-service.ts'
-import { readClusterConfig, type ClusterConfig } from '../member/config.ts'
-import type { Env } from '../member/env.ts'
-import type {
-  BatchReply,
-  DevFault,
-  KvRead,
-  KvWrite,
-  MemberFailure,
-  MemberStatus,
-} from '../member/member.ts'
 import type { KvReply } from '../member/kv-machine.ts'
-import { GRPC_OVERHEAD_BYTES } from '../api/validate.ts'
-import { errorResponse, streamResponse, jsonResponse, readBody, textResponse } from './http.ts'
-import { memberHandles, type MemberHandle } from './members.ts'
-import { callWithFailover, RetryableError } from './routing.ts'
-
-type AppEnv = { Bindings: Env }
-
-/** How long the front door keeps trying members for one request (etcd clients use ~5–10 s). */
-const REQUEST_DEADLINE_MS = 10_000
-/** How long /health waits for members. */
-const HEALTH_TIMEOUT_MS = 2_000
-
-/**
- * The most JSON body bytes read before parsing. etcd's limit (max-request-bytes + 512 KiB) is
- * on the decoded protobuf, which validateKvRequest checks exactly; JSON carries bytes as base64
- * (4/3) plus field names, so the raw cap is looser, only there to bound memory.
- */
-function bodyCap(config: ClusterConfig): number {
-  return 2 * (config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
-}
-
-/** Clusters whose members this isolate already woke (alarms keep them ticking after that). */
-const woken = new Set<string>()
-
-interface Cluster {
-  config: ClusterConfig
-  members: MemberHandle[]
-}
-
-function clusterOf(c: Context<AppEnv>): Cluster {
-  const config = readClusterConfig(c.env as unknown as Record<string, unknown>)
-  const members = memberHandles(c.env, config)
-  if (!woken.has(config.clusterName)) {
-    woken.add(config.clusterName)
-    // Durable Objects run only when called: start every member once so raft can elect a leader.
-    for (const m of members) {
-      c.executionCtx.waitUntil(
-        m.stub.start(m.spec.name).then(
-          () => undefined,
-          () => woken.delete(config.clusterName),
-        ),
-      )
-    }
-  }
-  return { config, members }
-}
+import type { BatchReply, KvRead, KvWrite, MemberFailure, MemberStatus } from '../member/member.ts'
+import {
+  allStatuses,
+  anyStatus,
+  bodyCap,
+  clusterOf,
+  REQUEST_DEADLINE_MS,
+  type AppEnv,
+} from './cluster.ts'
+import { registerDevRoutes } from './dev-routes.ts'
+import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
+import type { MemberHandle } from './members.ts'
+import { callWithFailover, RetryableError, unavailable } from './routing.ts'
 
 /** Learns the leader a member named; turns its failure value into a retry. */
 function retryOn(r: WriteResult, learnLeader: (name: string | undefined) => void): KvReply {
   learnLeader(r.leaderName)
   if ('status' in r.reply) return r.reply
   throw new RetryableError(r.reply.etcdError)
-}
-
-/** The error for a request that no member could serve in time. */
-function unavailable(e: unknown): EtcdError {
-  if (e instanceof RetryableError && e.message in EtcdErrors) {
-    return EtcdErrors[e.message as keyof typeof EtcdErrors]
-  }
-  return EtcdErrors.NoLeader
 }
 
 type WriteResult = { reply: KvReply | MemberFailure; leaderName: string | undefined }
@@ -133,17 +81,6 @@ async function handleKv(c: Context<AppEnv>, route: KvRoute): Promise<Response> {
   }
 }
 
-/** Asks every member for its status; members that do not answer in time are left out. */
-async function allStatuses(members: MemberHandle[]): Promise<MemberStatus[]> {
-  const timeout = new Promise<undefined>((resolve) =>
-    setTimeout(() => resolve(undefined), HEALTH_TIMEOUT_MS),
-  )
-  const answers = await Promise.all(
-    members.map((m) => Promise.race([m.stub.status(m.spec.name).catch(() => undefined), timeout])),
-  )
-  return answers.filter((s): s is MemberStatus => s !== undefined)
-}
-
 /** Builds the front door's hono app. */
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
@@ -151,13 +88,7 @@ export function createApp(): Hono<AppEnv> {
   // etcd: GET /version → {"etcdserver":"3.4.23","etcdcluster":"3.4.0"}, answered by a member.
   app.get('/version', async (c) => {
     const { config, members } = clusterOf(c)
-    const status = await callWithFailover(
-      config.clusterName,
-      members,
-      'any',
-      REQUEST_DEADLINE_MS,
-      (m) => m.stub.status(m.spec.name),
-    )
+    const status = await anyStatus({ config, members })
     return jsonResponse(
       JSON.stringify({
         etcdserver: status.etcdServerVersion,
@@ -213,13 +144,7 @@ export function createApp(): Hono<AppEnv> {
       const { config, members } = clusterOf(c)
       try {
         await readBody(c.req.raw, bodyCap(config))
-        const s = await callWithFailover(
-          config.clusterName,
-          members,
-          'any',
-          REQUEST_DEADLINE_MS,
-          (m) => m.stub.status(m.spec.name),
-        )
+        const s = await anyStatus({ config, members })
         return jsonResponse(JSON.stringify(statusBody(s)))
       } catch (e) {
         return errorResponse(e)
@@ -230,13 +155,7 @@ export function createApp(): Hono<AppEnv> {
       const { config, members } = clusterOf(c)
       try {
         await readBody(c.req.raw, bodyCap(config))
-        const s = await callWithFailover(
-          config.clusterName,
-          members,
-          'any',
-          REQUEST_DEADLINE_MS,
-          (m) => m.stub.status(m.spec.name),
-        )
+        const s = await anyStatus({ config, members })
         const origin = new URL(c.req.url).origin
         return jsonResponse(
           JSON.stringify({
@@ -259,46 +178,7 @@ export function createApp(): Hono<AppEnv> {
     })
   }
 
-  // Test-only fault injection and per-member status, present only when DEV_FAULTS is set.
-  app.get('/_dev/members', async (c) => {
-    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
-    return c.json(await allStatuses(clusterOf(c).members))
-  })
-  app.get('/_dev/members/:name/hashkv', async (c) => {
-    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
-    const member = clusterOf(c).members.find((m) => m.spec.name === c.req.param('name'))
-    if (!member) return c.notFound()
-    return c.json(await member.stub.devHashKv(member.spec.name))
-  })
-  // A read served by one named member, without failover (does an isolated member serve it?).
-  app.post('/_dev/members/:name/kv/range', async (c) => {
-    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
-    const member = clusterOf(c).members.find((m) => m.spec.name === c.req.param('name'))
-    if (!member) return c.notFound()
-    const body = await c.req.text()
-    const serializable =
-      (JSON.parse(body || '{}') as { serializable?: boolean }).serializable === true
-    const r = await member.stub.readBatch(
-      member.spec.name,
-      [{ route: 'range', body }],
-      serializable,
-    )
-    const reply = 'results' in r ? r.results[0]! : r
-    if ('status' in reply) return jsonResponse(reply.body, reply.status)
-    return errorResponse(unavailable(new RetryableError(reply.etcdError)))
-  })
-  app.post('/_dev/members/:name/:fault{isolate|heal|crash|drop|delay}', async (c) => {
-    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
-    const member = clusterOf(c).members.find((m) => m.spec.name === c.req.param('name'))
-    if (!member) return c.notFound()
-    const fault = c.req.param('fault') as DevFault
-    const value = Number(c.req.query('value') ?? 0)
-    await member.stub.devFault(member.spec.name, fault, value).catch((e: unknown) => {
-      // A crash resets the object under the call: that is the point.
-      if (fault !== 'crash') throw e
-    })
-    return c.json({ ok: true })
-  })
+  registerDevRoutes(app)
 
   app.notFound((c) =>
     c.req.method === 'GET' && /^\/v3(beta|alpha)?\//.test(c.req.path)

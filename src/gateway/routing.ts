@@ -2,6 +2,7 @@
 // linearizable reads go to the leader (a hint cached per isolate), serializable reads to any
 // member; when a member throws, times out or has no leader, the next one is tried until the
 // request's deadline.
+import { EtcdErrors, type EtcdError } from '../api/errors.ts'
 import type { MemberHandle } from './members.ts'
 
 /** The leader's name, last seen, per cluster; shared by every request in this isolate. */
@@ -59,4 +60,12 @@ export async function callWithFailover<T>(
     if (Date.now() - started + pause > deadlineMs) throw lastError
     await new Promise((resolve) => setTimeout(resolve, pause))
   }
+}
+
+/** The etcd error for a request that no member could serve before its deadline. */
+export function unavailable(e: unknown): EtcdError {
+  if (e instanceof RetryableError && e.message in EtcdErrors) {
+    return EtcdErrors[e.message as keyof typeof EtcdErrors]
+  }
+  return EtcdErrors.NoLeader
 }

@@ -1,0 +1,72 @@
+// What every front-door route needs: the cluster's config and member handles for a request,
+// waking the members once per isolate, and asking members for their status.
+import type { Context } from 'hono'
+import { GRPC_OVERHEAD_BYTES } from '../api/validate.ts'
+import { readClusterConfig, type ClusterConfig } from '../member/config.ts'
+import type { Env } from '../member/env.ts'
+import type { MemberStatus } from '../member/member.ts'
+import { memberHandles, type MemberHandle } from './members.ts'
+import { callWithFailover } from './routing.ts'
+
+/** The front door's hono environment. */
+export type AppEnv = { Bindings: Env }
+
+/** How long the front door keeps trying members for one request (etcd clients use ~5–10 s). */
+export const REQUEST_DEADLINE_MS = 10_000
+/** How long /health waits for members. */
+const HEALTH_TIMEOUT_MS = 2_000
+
+/**
+ * The most JSON body bytes read before parsing. etcd's limit (max-request-bytes + 512 KiB) is
+ * on the decoded protobuf, which validateKvRequest checks exactly; JSON carries bytes as base64
+ * (4/3) plus field names, so the raw cap is looser, only there to bound memory.
+ */
+export function bodyCap(config: ClusterConfig): number {
+  return 2 * (config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
+}
+
+/** Clusters whose members this isolate already woke (alarms keep them ticking after that). */
+const woken = new Set<string>()
+
+/** A cluster as a request sees it. */
+export interface Cluster {
+  config: ClusterConfig
+  members: MemberHandle[]
+}
+
+/** The cluster of this request; the first call in an isolate starts every member. */
+export function clusterOf(c: Context<AppEnv>): Cluster {
+  const config = readClusterConfig(c.env as unknown as Record<string, unknown>)
+  const members = memberHandles(c.env, config)
+  if (!woken.has(config.clusterName)) {
+    woken.add(config.clusterName)
+    // Durable Objects run only when called: start every member once so raft can elect a leader.
+    for (const m of members) {
+      c.executionCtx.waitUntil(
+        m.stub.start(m.spec.name).then(
+          () => undefined,
+          () => woken.delete(config.clusterName),
+        ),
+      )
+    }
+  }
+  return { config, members }
+}
+
+/** Asks every member for its status; members that do not answer in time are left out. */
+export async function allStatuses(members: MemberHandle[]): Promise<MemberStatus[]> {
+  const timeout = new Promise<undefined>((resolve) =>
+    setTimeout(() => resolve(undefined), HEALTH_TIMEOUT_MS),
+  )
+  const answers = await Promise.all(
+    members.map((m) => Promise.race([m.stub.status(m.spec.name).catch(() => undefined), timeout])),
+  )
+  return answers.filter((s): s is MemberStatus => s !== undefined)
+}
+
+/** The status of whichever member answers first (failover as for any request). */
+export function anyStatus({ config, members }: Cluster): Promise<MemberStatus> {
+  return callWithFailover(config.clusterName, members, 'any', REQUEST_DEADLINE_MS, (m) =>
+    m.stub.status(m.spec.name),
+  )
+}

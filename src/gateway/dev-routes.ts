@@ -1,0 +1,55 @@
+// Test-only routes (DESIGN.md §5), answered only when the DEV_FAULTS var is 'true' (no
+// production config sets it): per-member status, HashKV and reads, and fault injection.
+import type { Context, Hono } from 'hono'
+import type { DevFault } from '../member/member.ts'
+import { allStatuses, clusterOf, type AppEnv } from './cluster.ts'
+import { errorResponse, jsonResponse } from './http.ts'
+import type { MemberHandle } from './members.ts'
+import { RetryableError, unavailable } from './routing.ts'
+
+/** The member named in the path, when fault injection is on. */
+function devMember(c: Context<AppEnv>): MemberHandle | undefined {
+  if (c.env.DEV_FAULTS !== 'true') return undefined
+  return clusterOf(c).members.find((m) => m.spec.name === c.req.param('name'))
+}
+
+/** Adds the /_dev routes. */
+export function registerDevRoutes(app: Hono<AppEnv>): void {
+  // Test-only fault injection and per-member status, present only when DEV_FAULTS is set.
+  app.get('/_dev/members', async (c) => {
+    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
+    return c.json(await allStatuses(clusterOf(c).members))
+  })
+  app.get('/_dev/members/:name/hashkv', async (c) => {
+    const member = devMember(c)
+    if (!member) return c.notFound()
+    return c.json(await member.stub.devHashKv(member.spec.name))
+  })
+  // A read served by one named member, without failover (does an isolated member serve it?).
+  app.post('/_dev/members/:name/kv/range', async (c) => {
+    const member = devMember(c)
+    if (!member) return c.notFound()
+    const body = await c.req.text()
+    const serializable =
+      (JSON.parse(body || '{}') as { serializable?: boolean }).serializable === true
+    const r = await member.stub.readBatch(
+      member.spec.name,
+      [{ route: 'range', body }],
+      serializable,
+    )
+    const reply = 'results' in r ? r.results[0]! : r
+    if ('status' in reply) return jsonResponse(reply.body, reply.status)
+    return errorResponse(unavailable(new RetryableError(reply.etcdError)))
+  })
+  app.post('/_dev/members/:name/:fault{isolate|heal|crash|drop|delay}', async (c) => {
+    const member = devMember(c)
+    if (!member) return c.notFound()
+    const fault = c.req.param('fault') as DevFault
+    const value = Number(c.req.query('value') ?? 0)
+    await member.stub.devFault(member.spec.name, fault, value).catch((e: unknown) => {
+      // A crash resets the object under the call: that is the point.
+      if (fault !== 'crash') throw e
+    })
+    return c.json({ ok: true })
+  })
+}
