@@ -2,12 +2,12 @@
 // 3-member edge-etcd cluster, in one run, on 127.0.0.1 only; reports req/s, p50/p99 latency and
 // errors for both and the ratio edge/etcd, as a table on stdout and as JSON. Absolute numbers
 // depend on the machine; the ratios measured side by side are what to compare (DESIGN.md §9).
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { formatJson, gitRevision } from './meta.ts'
 import { cpuBetween, snapshotCpu, type CpuSnapshot, type CpuUse } from './cpu.ts'
 import { startEdgeCluster, type EdgeCluster } from './edge-cluster.ts'
 import { startEtcdCluster, type EtcdCluster } from './etcd-cluster.ts'
@@ -40,7 +40,6 @@ Options:
 `
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
-const projectRoot = resolve(benchDir, '..')
 
 interface Options {
   durationMs: number
@@ -153,34 +152,6 @@ async function expectOk(
     await new Promise((r) => setTimeout(r, 200))
   }
   throw new Error(`${target.name}: POST ${path} ${body.slice(0, 200)} failed: ${lastError}`)
-}
-
-/** JSON as the repo's Prettier formats it, so a result copied into bench/results/ passes lint. */
-async function formatJson(text: string): Promise<string> {
-  try {
-    const prettier = await import('prettier')
-    return await prettier.format(text, { parser: 'json' })
-  } catch {
-    return text
-  }
-}
-
-/** The edge-etcd commit measured (BENCH_REVISION names it when running from an exported tree). */
-function gitRevision(): string | undefined {
-  if (process.env['BENCH_REVISION']) return process.env['BENCH_REVISION']
-  try {
-    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: projectRoot,
-      encoding: 'utf8',
-    }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], {
-      cwd: projectRoot,
-      encoding: 'utf8',
-    }).trim()
-    return dirty ? `${rev}+uncommitted changes in src/ or migrations/` : rev
-  } catch {
-    return undefined
-  }
 }
 
 async function main(): Promise<void> {

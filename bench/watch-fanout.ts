@@ -4,13 +4,13 @@
 // one writer puts at a fixed rate under the prefix. Reports delivery latency from put
 // acknowledgement to event receipt over every (watcher, event) pair, missed and duplicated
 // events per watcher, server memory per watcher and server CPU during the write phase.
-import { execFileSync } from 'node:child_process'
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { formatJson, gitRevision } from './meta.ts'
 import { cpuBetween, snapshotCpu, type CpuUse } from './cpu.ts'
 import { startEdgeCluster, type EdgeCluster } from './edge-cluster.ts'
 import { startEtcdCluster, type EtcdCluster } from './etcd-cluster.ts'
@@ -44,7 +44,6 @@ Options:
 `
 
 const benchDir = dirname(fileURLToPath(import.meta.url))
-const projectRoot = resolve(benchDir, '..')
 const HOST = '127.0.0.1'
 const PREFIX = Buffer.from('/watchbench/')
 const PREFIX_END = Buffer.from('/watchbench0') // '/' + 1 = '0'
@@ -723,33 +722,6 @@ function markdownTable(etcd: TargetResult | undefined, edge: TargetResult | unde
     `| ${cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join(' | ')} |`
   const rule = `|${widths.map((w, i) => (i === 0 ? '-'.repeat(w + 2) : `${'-'.repeat(w + 1)}:`)).join('|')}|`
   return [row(header), rule, ...lines.map(row)].join('\n')
-}
-
-/** JSON as the repo's Prettier formats it, so a result copied into bench/results/ passes lint. */
-async function formatJson(text: string): Promise<string> {
-  try {
-    const prettier = await import('prettier')
-    return await prettier.format(text, { parser: 'json' })
-  } catch {
-    return text
-  }
-}
-
-function gitRevision(): string | undefined {
-  if (process.env['BENCH_REVISION']) return process.env['BENCH_REVISION']
-  try {
-    const rev = execFileSync('git', ['rev-parse', '--short', 'HEAD'], {
-      cwd: projectRoot,
-      encoding: 'utf8',
-    }).trim()
-    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src', 'migrations'], {
-      cwd: projectRoot,
-      encoding: 'utf8',
-    }).trim()
-    return dirty ? `${rev}+uncommitted changes in src/ or migrations/` : rev
-  } catch {
-    return undefined
-  }
 }
 
 async function main(): Promise<void> {

@@ -39,7 +39,7 @@ import type {
   TxnRequest,
   TxnResponse,
 } from './types.ts'
-import { SortOrder, SortTarget } from './types.ts'
+import { rangeRequest, SortOrder, SortTarget } from './types.ts'
 
 /** Tuning and collaborators of a store. */
 export interface KvStoreOptions {
@@ -407,7 +407,7 @@ export class KvStore {
   /** The live version of one key in the view (put's ignore flags and prev_kv, txn checks). */
   getIn(view: ReadView, key: Uint8Array): KeyValue | null {
     const span: KeySpan = { kind: 'single', key }
-    return this.fetchAt(span, view.rev, true, plainRange(key))[0] ?? null
+    return this.fetchAt(span, view.rev, true, rangeRequest({ key }))[0] ?? null
   }
 
   /** etcd's applierV3backend.Put inside a write transaction (checks already done by callers). */
@@ -460,7 +460,7 @@ export class KvStore {
   deleteRangeIn(txn: WriteTxn, req: DeleteRangeRequest): DeleteRangeResponse {
     const span = keySpan(req.key, req.rangeEnd)
     const prevKvs = req.prevKv
-      ? this.fetchAt(span, this.viewOf(txn).rev, true, plainRange(req.key))
+      ? this.fetchAt(span, this.viewOf(txn).rev, true, rangeRequest({ key: req.key }))
       : []
     const cond = spanCondition(span, 'key')
     const keys = this.sql
@@ -655,24 +655,6 @@ function goLess(target: number, descending: boolean): (a: KeyValue, b: KeyValue)
     }
   }
   return descending ? (a, b) => asc(b, a) : asc
-}
-
-function plainRange(key: Uint8Array): RangeRequest {
-  return {
-    key,
-    rangeEnd: new Uint8Array(0),
-    limit: 0,
-    revision: 0,
-    sortOrder: 0,
-    sortTarget: 0,
-    serializable: false,
-    keysOnly: false,
-    countOnly: false,
-    minModRevision: 0,
-    maxModRevision: 0,
-    minCreateRevision: 0,
-    maxCreateRevision: 0,
-  }
 }
 
 function rowToKeyValue(row: SqlRow, withValue: boolean): KeyValue {
