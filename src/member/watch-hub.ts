@@ -14,6 +14,10 @@ import {
 import type { HeaderContext } from '../api/kv-service.ts'
 import type { KvStore } from '../mvcc/kv-store.ts'
 import type { MvccEvent } from '../mvcc/types.ts'
+import { keySpan, spanContains } from '../mvcc/key-range.ts'
+
+/** key = range_end = NUL: every key (etcd's convention). */
+const ALL_KEYS = new Uint8Array([0])
 
 /** Where a stream's responses go. */
 export interface WatchSink {
@@ -65,12 +69,16 @@ export class WatchStream {
 /** Every watch stream of a member. */
 export class WatchHub {
   private readonly streams = new Set<WatchStream>()
+  /** The store revision at the last notify: watchers at exactly one past it are caught up. */
+  private notifiedRevision: number
 
   constructor(
     private readonly store: KvStore,
     private readonly header: () => HeaderContext,
     private readonly options: WatchHubOptions,
-  ) {}
+  ) {
+    this.notifiedRevision = store.currentRevision()
+  }
 
   /** Opens a stream; `watchers` restores one that survived hibernation. */
   open(sink: WatchSink, watchers: WatcherState[] = []): WatchStream {
@@ -115,13 +123,46 @@ export class WatchHub {
 
   /** Delivers whatever the store has that watchers have not seen yet (call after each apply). */
   notify(): void {
+    const shared = this.sharedEvents()
     for (const stream of this.streams) {
-      for (const watcher of stream.watchers.values()) this.deliver(stream, watcher)
+      for (const watcher of stream.watchers.values()) {
+        if (shared && watcher.nextRev === shared.from) this.deliverShared(stream, watcher, shared)
+        else this.deliver(stream, watcher)
+      }
       if (stream.sink.backlog() > this.options.maxBacklogBytes) {
         this.close(stream)
         stream.sink.close('slow consumer: too many events not yet taken')
       }
     }
+  }
+
+  /**
+   * Watchers that are caught up all need the same new revisions: read them once, for every key,
+   * and let each watcher pick its range in memory (etcd's synced watcher group), instead of one
+   * query per watcher. Undefined when there is nothing new or too much to hold (then watchers
+   * read their own pages).
+   */
+  private sharedEvents(): { from: number; revision: number; events: MvccEvent[] } | undefined {
+    const revision = this.store.currentRevision()
+    const from = this.notifiedRevision + 1
+    this.notifiedRevision = revision
+    if (from > revision || from <= this.store.compactedRevision()) return undefined
+    const limit = this.options.eventsPerResponse
+    const events = this.store.eventsSince(from, ALL_KEYS, ALL_KEYS, limit + 1)
+    return events.length > limit ? undefined : { from, revision, events }
+  }
+
+  private deliverShared(
+    stream: WatchStream,
+    w: WatcherState,
+    shared: { revision: number; events: MvccEvent[] },
+  ): void {
+    w.nextRev = shared.revision + 1
+    const span = keySpan(w.key, w.rangeEnd)
+    const wanted = shared.events.filter(
+      (e) => spanContains(span, e.kv.key) && (e.type === 'PUT' ? !w.noPut : !w.noDelete),
+    )
+    if (wanted.length > 0) this.sendEvents(stream, w, shared.revision, wanted)
   }
 
   /** Sends a progress notification to every synced watcher that asked for them (etcd's ticker). */
