@@ -3,8 +3,8 @@
 // again, reconnecting through the front door (to whichever member it lands on) with
 // start_revision = last seen + 1. What it received, over all its connections, must be exactly
 // the log's events for the range: ordered, unique, atomic, no gaps, prev_kv and creation right,
-// and every acknowledged write present. E2E_SEED=<n> replays the same fault schedule and op
-// choices (their interleaving with the network differs from run to run).
+// and every acknowledged write present. E2E_SEED=<n> replays the same fault schedule (the
+// writers' choices share a seeded generator but depend on timing).
 import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Xoshiro128 } from '../../src/raft/index.ts'
