@@ -5,7 +5,12 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { startTestCluster, type TestCluster } from '../support/cluster.ts'
+import {
+  memberHashes,
+  startTestCluster,
+  waitHealthy,
+  type TestCluster,
+} from '../support/cluster.ts'
 import { freePort, startLauncher, type LauncherProcess } from '../support/process.ts'
 
 const b64 = (s: string) => Buffer.from(s).toString('base64')
@@ -29,14 +34,6 @@ async function leaderOf(url: string): Promise<string> {
     await new Promise((r) => setTimeout(r, 100))
   }
   throw new Error('no leader')
-}
-
-async function waitHealthy(url: string): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if ((await fetch(`${url}/health`)).status === 200) return
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  throw new Error('not healthy')
 }
 
 describe('an isolated old leader', () => {
@@ -108,20 +105,7 @@ describe('lossy and slow links', () => {
     } finally {
       for (const m of ['m1', 'm2']) await cluster.post(`/_dev/members/${m}/heal`)
     }
-    let hashes: { hash: number; revision: number }[] = []
-    for (let i = 0; i < 100; i++) {
-      hashes = await Promise.all(
-        ['m1', 'm2', 'm3'].map(
-          async (n) =>
-            (await cluster.get(`/_dev/members/${n}/hashkv`)).json as {
-              hash: number
-              revision: number
-            },
-        ),
-      )
-      if (hashes.every((h) => h.revision >= last)) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    const hashes = await memberHashes(cluster.url, (hs) => hs.every((h) => h.revision >= last))
     expect(new Set(hashes.map((h) => `${h.revision}/${h.hash}`)).size).toBe(1)
   })
 })
@@ -176,19 +160,9 @@ describe('kill -9 of the whole local runtime', () => {
     expect(missing).toEqual([])
 
     // Every member reaches the same revision with the same HashKV.
-    const names = ['m1', 'm2', 'm3']
-    let hashes: { hash: number; revision: number }[] = []
-    for (let i = 0; i < 100; i++) {
-      hashes = await Promise.all(
-        names.map(
-          async (n) =>
-            (await json<{ hash: number; revision: number }>(`${run!.url}/_dev/members/${n}/hashkv`))
-              .body,
-        ),
-      )
-      if (hashes.every((h) => h.revision === hashes[0]!.revision)) break
-      await new Promise((r) => setTimeout(r, 100))
-    }
+    const hashes = await memberHashes(run.url, (hs) =>
+      hs.every((h) => h.revision === hs[0]!.revision),
+    )
     expect(new Set(hashes.map((h) => h.revision)).size).toBe(1)
     expect(new Set(hashes.map((h) => h.hash)).size).toBe(1)
   })

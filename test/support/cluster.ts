@@ -41,18 +41,50 @@ export async function startTestCluster(
         body: typeof body === 'string' ? body : JSON.stringify(body ?? {}),
       }),
     get: (path) => call(path),
-    waitHealthy: async (timeoutMs = 20_000) => {
-      const deadline = Date.now() + timeoutMs
-      for (;;) {
-        const r = await call('/health')
-        if (r.status === 200) return
-        if (Date.now() > deadline) throw new Error(`cluster not healthy: ${r.status} ${r.text}`)
-        await new Promise((resolve) => setTimeout(resolve, 100))
-      }
-    },
+    waitHealthy: (timeoutMs) => waitHealthy(cluster.url, timeoutMs),
     destroy: async () => {
       await cluster.stop()
       if (!options.persistDir) rmSync(persistDir, { recursive: true, force: true })
     },
   }
+}
+
+/** Waits until `<url>/health` says true (a leader was elected), failing after `timeoutMs`. */
+export async function waitHealthy(url: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const r = await fetch(`${url}/health`)
+    const text = await r.text()
+    if (r.status === 200) return
+    if (Date.now() > deadline) throw new Error(`cluster not healthy: ${r.status} ${text}`)
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+}
+
+/** One member's HashKV at its current revision (DEV_FAULTS route). */
+export interface MemberHash {
+  hash: number
+  revision: number
+}
+
+/**
+ * Polls every member's HashKV (DEV_FAULTS) until `settled` holds or ~10 s pass; returns the last
+ * answers, so the caller asserts on what the members finally reported.
+ */
+export async function memberHashes(
+  url: string,
+  settled: (hashes: MemberHash[]) => boolean,
+  names = ['m1', 'm2', 'm3'],
+): Promise<MemberHash[]> {
+  let hashes: MemberHash[] = []
+  for (let i = 0; i < 100; i++) {
+    hashes = await Promise.all(
+      names.map(
+        async (n) => (await (await fetch(`${url}/_dev/members/${n}/hashkv`)).json()) as MemberHash,
+      ),
+    )
+    if (settled(hashes)) break
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return hashes
 }
