@@ -115,7 +115,7 @@ export class KvMachine implements StateMachine {
       }
     }
     this.store.setAppliedIndex(entry.index)
-    return { requestId: id, ok: reply.status === 200, value: reply }
+    return { requestId: id, value: reply }
   }
 
   /**

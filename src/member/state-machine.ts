@@ -20,10 +20,9 @@ export interface StateMachine {
   restore(data: string, index: number): void
 }
 
-/** The outcome of applying one proposal: the proposer's id and its answer or error. */
+/** The outcome of applying one proposal: the proposer's id and its answer (or etcd error). */
 export interface ApplyResult {
   requestId: string
-  ok: boolean
   /** The encoded answer (success) or error (failure), as the proposer's waiter expects it. */
   value: unknown
 }

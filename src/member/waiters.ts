@@ -23,10 +23,6 @@ export class Waiters<T> {
     })
   }
 
-  has(id: string): boolean {
-    return this.waiting.has(id)
-  }
-
   resolve(id: string, value: T): void {
     const w = this.waiting.get(id)
     if (!w) return
@@ -42,9 +38,5 @@ export class Waiters<T> {
       clearTimeout(w.timer)
       w.reject(error())
     }
-  }
-
-  get size(): number {
-    return this.waiting.size
   }
 }

@@ -92,10 +92,6 @@ export class WatchHub {
     this.streams.delete(stream)
   }
 
-  get streamCount(): number {
-    return this.streams.size
-  }
-
   /** Handles one request from the client. */
   handle(stream: WatchStream, request: WatchRequest): void {
     switch (request.type) {
