@@ -16,7 +16,9 @@ import {
   REQUEST_DEADLINE_MS,
   type AppEnv,
 } from './cluster.ts'
+import { registerClusterRoutes } from './cluster-routes.ts'
 import { registerDevRoutes } from './dev-routes.ts'
+import { registerAdminRoutes, registerSnapshotRoutes } from './snapshot-routes.ts'
 import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
 import type { MemberHandle } from './members.ts'
 import { callWithFailover, RetryableError, unavailable } from './routing.ts'
@@ -151,34 +153,12 @@ export function createApp(): Hono<AppEnv> {
       }
     })
 
-    app.post(`${prefix}/cluster/member/list`, async (c) => {
-      const { config, members } = clusterOf(c)
-      try {
-        await readBody(c.req.raw, bodyCap(config))
-        const s = await anyStatus({ config, members })
-        const origin = new URL(c.req.url).origin
-        return jsonResponse(
-          JSON.stringify({
-            header: {
-              cluster_id: s.clusterId,
-              member_id: s.memberId,
-              raft_term: String(s.raftTerm),
-            },
-            members: members.map((m) => ({
-              ID: m.id,
-              name: m.spec.name,
-              peerURLs: [`do://${config.clusterName}/${m.spec.name}`],
-              clientURLs: [origin],
-            })),
-          }),
-        )
-      } catch (e) {
-        return errorResponse(e)
-      }
-    })
+    registerClusterRoutes(app, prefix)
+    registerSnapshotRoutes(app, prefix)
   }
 
   registerDevRoutes(app)
+  registerAdminRoutes(app)
 
   app.notFound((c) =>
     c.req.method === 'GET' && /^\/v3(beta|alpha)?\//.test(c.req.path)

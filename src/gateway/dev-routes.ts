@@ -23,7 +23,8 @@ export function registerDevRoutes(app: Hono<AppEnv>): void {
   app.get('/_dev/members/:name/hashkv', async (c) => {
     const member = devMember(c)
     if (!member) return c.notFound()
-    return c.json(await member.stub.devHashKv(member.spec.name))
+    const revision = Number(c.req.query('revision') ?? 0)
+    return c.json(await member.stub.devHashKv(member.spec.name, revision))
   })
   // A read served by one named member, without failover (does an isolated member serve it?).
   app.post('/_dev/members/:name/kv/range', async (c) => {

@@ -23,6 +23,11 @@ export interface ClusterConfig {
   watchProgressNotifyIntervalMs: number
   /** A watch stream whose client leaves this many bytes untaken is canceled (slow consumer). */
   watchMaxBacklogBytes: number
+  /**
+   * Disaster recovery (etcd --force-new-cluster): the surviving member's INITIAL_CLUSTER name,
+   * optionally `name#tag` to run it again later. Remove it once the cluster is rebuilt.
+   */
+  forceNewCluster?: string
 }
 
 /** The vars as the platform hands them over: strings, any of them possibly missing. */
@@ -79,6 +84,9 @@ export function readClusterConfig(vars: ClusterVars): ClusterConfig {
     autoCompactionRetention: String(vars.AUTO_COMPACTION_RETENTION ?? '0'),
     watchProgressNotifyIntervalMs: intVar(vars, 'WATCH_PROGRESS_NOTIFY_INTERVAL_MS', 600_000),
     watchMaxBacklogBytes: intVar(vars, 'WATCH_MAX_BACKLOG_BYTES', 16 * 1024 * 1024),
+  }
+  if (typeof vars.FORCE_NEW_CLUSTER === 'string' && vars.FORCE_NEW_CLUSTER !== '') {
+    config.forceNewCluster = vars.FORCE_NEW_CLUSTER
   }
   if (config.heartbeatIntervalMs === 0) throw new Error('HEARTBEAT_INTERVAL_MS: must be > 0')
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {

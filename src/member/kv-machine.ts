@@ -15,8 +15,10 @@ import {
 } from '../api/kv-service.ts'
 import { KvStore } from '../mvcc/kv-store.ts'
 import type { Sql } from '../mvcc/sql.ts'
-import type { Entry } from '../raft/index.ts'
+import type { ConfChange, Entry } from '../raft/index.ts'
+import { applyMemberChange, type Membership } from './membership.ts'
 import { exportState, importState } from './kv-snapshot.ts'
+import { applyRestore, isRestoreEntry, type RestoreEntry } from './restore.ts'
 import type { ApplyResult, StateMachine } from './state-machine.ts'
 
 export type { KvRoute }
@@ -48,6 +50,8 @@ export interface KvMachineOptions {
   transaction: <T>(fn: () => T) => T
   /** The store's cap on one range reply (default: the store's). */
   maxRangeResponseBytes?: number
+  /** The replicated membership table conf changes update (absent: conf changes are skipped). */
+  membership?: Membership
 }
 
 /** Carries a failed request's answer out of the transaction it rolls back. */
@@ -92,7 +96,13 @@ export class KvMachine implements StateMachine {
       this.skip(entry.index)
       return undefined
     }
-    const { id, route, body } = JSON.parse(entry.data) as KvEntry
+    const parsed = JSON.parse(entry.data) as KvEntry | RestoreEntry
+    if (isRestoreEntry(parsed)) {
+      const outcome = applyRestore(this.sql, this.store, parsed)
+      this.store.setAppliedIndex(entry.index)
+      return { requestId: parsed.id, value: outcome }
+    }
+    const { id, route, body } = parsed
     const seen = this.sql
       .exec('SELECT response FROM member_requests WHERE request_id = ?', id)
       .toArray()[0]
@@ -139,6 +149,14 @@ export class KvMachine implements StateMachine {
   /** A read served from this member's state (the caller ensured linearizability if asked). */
   read(route: KvRoute, body: string): KvReply {
     return this.execute(route, body)
+  }
+
+  applyConfChange(entry: Entry, cc: ConfChange): ApplyResult | undefined {
+    const result = this.options.membership
+      ? applyMemberChange(this.sql, this.options.membership, cc, entry.index)
+      : undefined
+    this.store.setAppliedIndex(entry.index)
+    return result
   }
 
   skip(index: number): void {
