@@ -20,6 +20,12 @@ export function registerDevRoutes(app: Hono<AppEnv>): void {
     if (c.env.DEV_FAULTS !== 'true') return c.notFound()
     return c.json(await allStatuses(clusterOf(c).members))
   })
+  // What any member object says about itself (fresh, started, retired), by object name.
+  app.get('/_dev/objects/describe', async (c) => {
+    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
+    const stub = c.env.MEMBER.get(c.env.MEMBER.idFromName(c.req.query('name') ?? ''))
+    return c.json(await stub.describe())
+  })
   app.get('/_dev/members/:name/hashkv', async (c) => {
     const member = devMember(c)
     if (!member) return c.notFound()

@@ -557,6 +557,8 @@ export class Member extends DurableObject<Env> {
         },
       },
     )
+    const cs = this.core.storage.currentConfState()
+    this.membership.seedFromConfState(cs.voters, cs.learners, 0)
     this.records = new Map(this.membership.list().map((m) => [m.id, m]))
     void this.ensureAlarm()
     this.startTicking()

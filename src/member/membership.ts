@@ -164,6 +164,23 @@ export class Membership {
     }
   }
 
+  /**
+   * A member whose storage predates the membership table (migration 0005) knows its members
+   * only from raft's configuration; they were all INITIAL_CLUSTER members then. Fills the table
+   * from it, the same way on every member. No-op once the table has rows.
+   */
+  seedFromConfState(voters: string[], learners: string[], index: number): void {
+    if (this.sql.exec('SELECT 1 FROM cluster_members LIMIT 1').toArray().length > 0) return
+    for (const [ids, type] of [
+      [voters, 'addNode'],
+      [learners, 'addLearner'],
+    ] as const) {
+      for (const nodeId of ids) {
+        if (this.bootstrapNames.has(nodeId)) this.applyConfChange({ type, nodeId }, index)
+      }
+    }
+  }
+
   /** Replaces the whole membership by `members` (disaster recovery: force-new-cluster). */
   replaceWith(members: MemberRecord[], index: number): void {
     this.sql.exec('DELETE FROM cluster_members')

@@ -2,6 +2,9 @@
 // runtime: scale 3 → 5 → 3 under a steady write load (no acknowledged write lost, members agree),
 // replace a member (remove + add: a new Durable Object with empty storage catches up), remove
 // the leader (leadership moves first), and refuse to promote a learner that is not in sync.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { memberHashes, startTestCluster, type TestCluster } from '../support/cluster.ts'
 
@@ -180,6 +183,18 @@ describe('membership changes', () => {
       cluster,
       after.map((m) => m.name!),
     )
+    // Update changes the peer URLs only: the member keeps its ID and its Durable Object.
+    const moved = await cluster.post('/v3/cluster/member/update', {
+      ID: again.ID,
+      peerURLs: ['http://moved:2380'],
+    })
+    expect(moved.status, moved.text).toBe(200)
+    const updated = (moved.json as { members: Member[] }).members.find((m) => m.ID === again.ID)
+    expect(updated?.peerURLs).toEqual(['http://moved:2380'])
+    expect((await cluster.post('/v3/kv/put', { key: b64('r/x'), value: b64('y') })).status).toBe(
+      200,
+    )
+    await cluster.post('/v3/kv/deleterange', { key: b64('r/x') })
     const r = await cluster.post('/v3/kv/range', {
       key: b64('r/'),
       range_end: b64('r0'),
@@ -215,4 +230,51 @@ describe('membership changes', () => {
     await remove(cluster, learner.ID)
     expect((await members(cluster)).map((m) => m.ID)).not.toContain(learner.ID)
   }, 60_000)
+})
+
+describe('a cluster whose initial members were all replaced', () => {
+  it('retires removed members, and a cold front door finds the new members through them', async () => {
+    const persistDir = mkdtempSync(join(tmpdir(), 'edge-etcd-replaced-'))
+    let cluster = await startTestCluster({ vars: { DEV_FAULTS: 'true' }, persistDir })
+    try {
+      await cluster.waitHealthy()
+      expect((await cluster.post('/v3/kv/put', { key: b64('keep'), value: b64('1') })).status).toBe(
+        200,
+      )
+      const initial = await members(cluster)
+      for (const name of ['n1', 'n2', 'n3']) {
+        const m = await add(cluster, `http://${name}:2380`, true)
+        await promoteWhenReady(cluster, m.ID)
+      }
+      for (const m of initial) await remove(cluster, m.ID)
+      expect((await members(cluster)).map((m) => m.name).sort()).toEqual(['n1', 'n2', 'n3'])
+      // Every removed member stopped for good and keeps only a forwarding address.
+      for (const m of initial) {
+        const deadline = Date.now() + 10_000
+        for (;;) {
+          const d = (await cluster.get(`/_dev/objects/describe?name=default/${m.name}`)).json as {
+            state: string
+            members?: Member[]
+          }
+          if (d.state === 'retired') {
+            expect(d.members?.length).toBeGreaterThan(0)
+            break
+          }
+          if (Date.now() > deadline) throw new Error(`${m.name} did not retire: ${d.state}`)
+          await sleep(100)
+        }
+      }
+      // A new runtime (cold front door, INITIAL_CLUSTER still says m1,m2,m3) finds n1..n3.
+      await cluster.stop()
+      cluster = await startTestCluster({ vars: { DEV_FAULTS: 'true' }, persistDir })
+      await cluster.waitHealthy()
+      const r = await cluster.post('/v3/kv/range', { key: b64('keep') })
+      expect(r.json).toMatchObject({ kvs: [{ value: b64('1') }] })
+      expect((await members(cluster)).map((m) => m.name).sort()).toEqual(['n1', 'n2', 'n3'])
+      await expectMembersAgree(cluster, ['n1', 'n2', 'n3'])
+    } finally {
+      await cluster.destroy()
+      rmSync(persistDir, { recursive: true, force: true })
+    }
+  }, 120_000)
 })
