@@ -112,13 +112,13 @@ async function describe(m: MemberHandle): Promise<MemberDescription | undefined>
 
 async function refresh(env: Env, config: ClusterConfig, view: View): Promise<void> {
   const seeds = memberHandles(env, config)
-  if (!view.discovered && config.forceNewCluster !== undefined) {
-    await forceNewCluster(config, seeds, config.forceNewCluster)
-  }
-  const asked = handlesOf(env, config, view)
-  let answers = await Promise.all(asked.map(describe))
+  let answers = await Promise.all(handlesOf(env, config, view).map(describe))
   if (view.discovered && !answers.some((a) => a?.state === 'started')) {
     answers = await Promise.all(seeds.map(describe))
+  }
+  if (!view.discovered && config.forceNewCluster !== undefined) {
+    await forceNewCluster(env, config, seeds, answers, config.forceNewCluster)
+    answers = await Promise.all(handlesOf(env, config, view).map(describe))
   }
   const started = answers
     .filter((a) => a?.state === 'started')
@@ -143,17 +143,30 @@ async function refresh(env: Env, config: ClusterConfig, view: View): Promise<voi
   }
 }
 
-/** Disaster recovery: FORCE_NEW_CLUSTER names the surviving member (INITIAL_CLUSTER name). */
+/**
+ * Disaster recovery: FORCE_NEW_CLUSTER=<name>[#tag] names the surviving member, an
+ * INITIAL_CLUSTER member or any member the answers so far know of. The member acts once per
+ * value; afterwards the membership it reports (itself alone) is adopted as usual.
+ */
 async function forceNewCluster(
+  env: Env,
   config: ClusterConfig,
   seeds: MemberHandle[],
+  answers: (MemberDescription | undefined)[],
   token: string,
 ): Promise<void> {
-  const name = token.split('#')[0]
-  const survivor = seeds.find((m) => m.spec.name === name)
-  if (!survivor) throw new Error(`FORCE_NEW_CLUSTER: ${name} is not in INITIAL_CLUSTER`)
+  const name = token.split('#')[0] ?? token
+  const known = answers.flatMap((a) => (a && a.state !== 'fresh' ? a.members : []))
+  const record = known.find((m) => m.name === name)
+  const survivor = record
+    ? recordHandles(env, config, [record])[0]
+    : seeds.find((m) => m.spec.name === name)
+  if (!survivor) throw new Error(`FORCE_NEW_CLUSTER: no member named ${name}`)
   await survivor.stub.forceNewCluster(survivor.spec.name, token)
-  void config
+  // It is the whole cluster now: adopt it before anything else is asked.
+  adoptMembers(env, config, [
+    { id: survivor.id, name, peerUrls: [], objectName: survivor.objectName, isLearner: false },
+  ])
 }
 
 function wakeAll(members: MemberHandle[]): void {
