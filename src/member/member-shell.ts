@@ -1,7 +1,6 @@
 // The member's operator-facing work that is not KV: membership changes (etcd's Cluster
 // service), retiring a removed member, snapshot save and restore, and disaster recovery
 // (force-new-cluster). The Durable Object class (member.ts) hands it what it needs as hooks.
-import type { Message } from '../raft/index.ts'
 import type { MemberCore } from './member-core.ts'
 import { MemberError } from './member-core.ts'
 import type { KvMachine } from './kv-machine.ts'
@@ -45,8 +44,6 @@ export interface ShellHooks {
   stop(): void
   /** Drops the in-memory core and boots it again from storage. */
   reboot(): void
-  /** Feeds raft messages (unused here; keeps the hook list complete for tests). */
-  receive?(messages: Message[]): void
 }
 
 /** A snapshot of the whole store as saved (the bytes of `/v3/maintenance/snapshot`). */
@@ -66,6 +63,9 @@ const LOCAL_TABLES = new Set([
   '_cf_KV',
   '_cf_METADATA',
 ])
+
+/** How long a removed leader waits for its successor to hear from every member. */
+const NEW_LEADER_SETTLE_MS = 300
 
 export class MemberShell {
   /** One membership change in flight per leader (thesis §4.1; raft drops a second). */
@@ -174,6 +174,9 @@ export class MemberShell {
     }
     const leader = this.hooks.membership()!.get(core.lead)
     if (core.isLeader || !leader) return { ok: false, etcdError: 'LeaderChanged' }
+    // The new leader judges who is up by what it delivered since it took over: give it a few
+    // heartbeats, or a member it has not reached yet would count as down.
+    await new Promise((resolve) => setTimeout(resolve, NEW_LEADER_SETTLE_MS))
     return this.hooks.peer(leader).memberChange(leader.name, request)
   }
 

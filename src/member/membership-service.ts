@@ -10,7 +10,6 @@ import {
   nameFromPeerUrl,
   parsePeerUrls,
   type MemberChangeContext,
-  type MemberChangeOutcome,
   type MemberRecord,
 } from './membership.ts'
 
@@ -193,14 +192,4 @@ function learnerReady(view: LeaderView, id: string): boolean {
   if (!learner) return true
   const leaderMatch = progress?.[view.selfId]?.match ?? 0
   return learner.match >= leaderMatch * LEARNER_READY_PERCENT
-}
-
-/** The answer to a request once its conf change was applied. */
-export function replyAfterApply(
-  outcome: MemberChangeOutcome,
-  planned: MemberRecord | undefined,
-  members: MemberRecord[],
-): MemberChangeReply {
-  void outcome
-  return planned ? { ok: true, member: planned, members } : { ok: true, members }
 }

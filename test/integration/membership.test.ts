@@ -230,6 +230,33 @@ describe('membership changes', () => {
     await remove(cluster, learner.ID)
     expect((await members(cluster)).map((m) => m.ID)).not.toContain(learner.ID)
   }, 60_000)
+
+  it('refuses changes that would cost the quorum while a voter is down', async () => {
+    const list = await members(cluster)
+    const leader = await leaderName(cluster)
+    const [down, up] = list.filter((m) => m.name !== leader)
+    await cluster.post(`/_dev/members/${down!.name}/isolate`)
+    try {
+      // etcd's HealthInterval: a peer silent for 5 s counts as down.
+      await sleep(5_500)
+      const voter = await cluster.post('/v3/cluster/member/add', { peerURLs: ['http://v:2380'] })
+      expect(voter.status).toBe(412)
+      expect(voter.text).toContain('not enough started members')
+      const learner = await cluster.post('/v3/cluster/member/add', {
+        peerURLs: ['http://l:2380'],
+        isLearner: true,
+      })
+      expect(learner.status).toBe(503)
+      expect(learner.text).toContain('unhealthy cluster')
+      // Removing the live follower would leave one started voter of two.
+      const live = await cluster.post('/v3/cluster/member/remove', { ID: up!.ID })
+      expect(live.status).toBe(412)
+      expect(live.text).toContain('not enough started members')
+      expect(await members(cluster)).toHaveLength(3)
+    } finally {
+      await cluster.post(`/_dev/members/${down!.name}/heal`)
+    }
+  }, 60_000)
 })
 
 describe('a cluster whose initial members were all replaced', () => {
