@@ -6,7 +6,7 @@ import type { Message } from '../raft/index.ts'
 import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { readClusterConfig, type ClusterConfig } from './config.ts'
 import type { Env } from './env.ts'
-import { clusterId, memberId, memberObjectName } from './identity.ts'
+import { clusterId, identityOf, memberId } from './identity.ts'
 import { KvMachine, type KvReply, type KvRoute } from './kv-machine.ts'
 import { MemberCore, MemberError } from './member-core.ts'
 import { Membership, type MemberRecord } from './membership.ts'
@@ -443,7 +443,13 @@ export class Member extends DurableObject<Env> {
       return this.core
     }
     if (!starting) throw new Error(`member ${name} is not started`)
-    const id = this.identityFor(name, starting.id)
+    const id = identityOf(
+      this.config.clusterName,
+      new Set(this.bootstrapNames.keys()),
+      name,
+      this.ctx.id.name,
+      starting.id,
+    )
     const bootstrap = starting.mode === 'bootstrap' && this.isBootstrapMember(name, id)
     this.ctx.storage.sql.exec(
       'INSERT OR IGNORE INTO member_identity (id, cluster_name, member_name, member_id, cluster_id, created_at_ms) ' +
@@ -455,25 +461,6 @@ export class Member extends DurableObject<Env> {
       Date.now(),
     )
     return this.boot(name, id, bootstrap)
-  }
-
-  /**
-   * The ID of member `name` in this object: a bootstrap member's comes from its name; an added
-   * member's object is `<cluster>/<name>/<id>` (membership.ts).
-   */
-  private identityFor(name: string, given: string | undefined): string {
-    const objectName = this.ctx.id.name
-    const base = memberObjectName(this.config.clusterName, name)
-    if (objectName === base || (objectName === undefined && given === undefined)) {
-      const id = memberId(this.config.clusterName, name)
-      if (!this.bootstrapNames.has(id)) throw new Error(`${name} is not an initial member`)
-      return id
-    }
-    const fromName = objectName?.startsWith(`${base}/`) ? objectName.slice(base.length + 1) : given
-    if (fromName === undefined || (given !== undefined && given !== fromName)) {
-      throw new Error(`object ${objectName} is not member ${name}`)
-    }
-    return fromName
   }
 
   private isBootstrapMember(name: string, id: string): boolean {
