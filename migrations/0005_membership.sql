@@ -12,6 +12,15 @@ CREATE TABLE IF NOT EXISTS cluster_members (
   added_index INTEGER NOT NULL         -- raft index of the conf change that added it
 ) WITHOUT ROWID;
 
+-- A restore in progress (src/member/restore.ts): the file's chunks, one per raft entry, until the
+-- last one arrives and the whole file is applied at once. Replicated (raft snapshots carry it).
+CREATE TABLE IF NOT EXISTS restore_staging (
+  request_id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  PRIMARY KEY (request_id, seq)
+) WITHOUT ROWID;
+
 -- Local to one member, never replicated: set when this member was removed from the cluster.
 -- Its raft and MVCC data are gone; `members` is the membership it last knew, a forwarding
 -- address for a front door that still has this member as a seed.

@@ -7,7 +7,7 @@
 import type { Hono } from 'hono'
 import { encodeBase64 } from '../api/go-json.ts'
 import { EtcdError, GrpcCode } from '../api/errors.ts'
-import type { SavedSnapshot } from '../member/member-shell.ts'
+import { RESTORE_TIMEOUT_MS, type SavedSnapshot } from '../member/member-shell.ts'
 import type { RestoreOutcome } from '../member/restore.ts'
 import { bodyCap, clusterOf, REQUEST_DEADLINE_MS, type AppEnv } from './cluster.ts'
 import { CORS_HEADERS, errorResponse, jsonResponse, readBody } from './http.ts'
@@ -106,7 +106,7 @@ export function registerAdminRoutes(app: Hono<AppEnv>): void {
         config.clusterName,
         members,
         'leader',
-        REQUEST_DEADLINE_MS,
+        RESTORE_TIMEOUT_MS,
         async (m, learnLeader) => {
           const r: RestoreOutcome | { ok: false; etcdError: string; leaderName?: string } =
             await m.stub.restoreSnapshot(m.spec.name, requestId, data)

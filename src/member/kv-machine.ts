@@ -98,9 +98,11 @@ export class KvMachine implements StateMachine {
     }
     const parsed = JSON.parse(entry.data) as KvEntry | RestoreEntry
     if (isRestoreEntry(parsed)) {
-      const outcome = applyRestore(this.sql, this.store, parsed)
+      const outcome = applyRestore(this.sql, this.store, parsed, entry.index)
       this.store.setAppliedIndex(entry.index)
-      return { requestId: parsed.id, value: outcome }
+      // Every chunk wakes its own waiter; the last one's answer is the request's.
+      const { seq, total } = parsed.restore
+      return { requestId: seq === total - 1 ? parsed.id : `${parsed.id}/${seq}`, value: outcome }
     }
     const { id, route, body } = parsed
     const seen = this.sql

@@ -13,6 +13,7 @@ const TABLES: { name: string; blobs: string[] }[] = [
   { name: 'mvcc_latest', blobs: ['key'] },
   { name: 'member_requests', blobs: [] },
   { name: 'cluster_members', blobs: [] },
+  { name: 'restore_staging', blobs: [] },
 ]
 
 type Cell = string | number | null | { b64: string }

@@ -163,7 +163,10 @@ export class MemberCore {
    * per request, settled when its entry is applied here. Followers forward to the leader (raft
    * MsgProp); without a known leader this throws MemberError('NoLeader') and proposes nothing.
    */
-  propose(requests: { requestId: string; data: string }[]): Promise<ApplyResult>[] {
+  propose(
+    requests: { requestId: string; data: string }[],
+    timeoutMs = this.options.requestTimeoutMs,
+  ): Promise<ApplyResult>[] {
     if (this.softState.lead === NONE) throw new MemberError('NoLeader')
     try {
       // All or none: the node's role cannot change between these synchronous calls.
@@ -174,11 +177,7 @@ export class MemberCore {
     }
     // Waiters are registered before the loop runs, so no apply can be missed.
     const waits = requests.map((r) =>
-      this.proposals.wait(
-        r.requestId,
-        this.options.requestTimeoutMs,
-        () => new MemberError('Timeout'),
-      ),
+      this.proposals.wait(r.requestId, timeoutMs, () => new MemberError('Timeout')),
     )
     this.scheduleRun()
     return waits

@@ -13,7 +13,7 @@ import {
   type MemberChangeReply,
   type MemberRequest,
 } from './membership-service.ts'
-import { restoreEntry } from './restore.ts'
+import { restoreEntries } from './restore.ts'
 
 /** How a member with no storage starts: as one of a new INITIAL_CLUSTER, or joining. */
 export type StartMode = 'bootstrap' | 'join'
@@ -63,6 +63,9 @@ const LOCAL_TABLES = new Set([
   '_cf_KV',
   '_cf_METADATA',
 ])
+
+/** How long a restore entry may take to be applied. */
+export const RESTORE_TIMEOUT_MS = 120_000
 
 /** How long a removed leader waits for its successor to hear from every member. */
 const NEW_LEADER_SETTLE_MS = 300
@@ -240,8 +243,19 @@ export class MemberShell {
    */
   async restore(requestId: string, data: string): Promise<{ ok: boolean; message: string }> {
     const core = this.hooks.core()!
-    const [pending] = core.propose([{ requestId, data: restoreEntry(requestId, data) }])
-    const applied = await pending!
+    // A whole store in one entry: persisted, sent to every member and applied by each, which
+    // takes longer than a KV request may; the front door keeps the request open meanwhile.
+    const chunks = restoreEntries(requestId, data)
+    // The last chunk's waiter is the request's; the others have ids of their own.
+    const pending = core.propose(
+      chunks.map((chunk, seq) => ({
+        requestId: seq === chunks.length - 1 ? requestId : `${requestId}/${seq}`,
+        data: chunk,
+      })),
+      RESTORE_TIMEOUT_MS,
+    )
+    for (const p of pending.slice(0, -1)) p.catch(() => undefined)
+    const applied = await pending[pending.length - 1]!
     return applied.value as { ok: boolean; message: string }
   }
 

@@ -48,6 +48,14 @@ describe('snapshot save and restore', () => {
       const key = b64(`k/${i % 20}`)
       expect((await source.post('/v3/kv/put', { key, value: b64(`v${i}`) })).status).toBe(200)
     }
+    // Big values: the file is several MB, more than one Durable Object SQLite row (2 MB) holds,
+    // so the restore must travel in chunks.
+    const big = b64('b'.repeat(200 * 1024))
+    for (let i = 0; i < 20; i++) {
+      expect((await source.post('/v3/kv/put', { key: b64(`big/${i}`), value: big })).status).toBe(
+        200,
+      )
+    }
     await source.post('/v3/kv/deleterange', { key: b64('k/3') })
     await source.post('/v3/kv/compaction', { revision: '10' })
     // Writes keep going while the snapshot is taken.
@@ -62,7 +70,8 @@ describe('snapshot save and restore', () => {
     writing = false
     await load
     const info = describeSnapshot(file)
-    expect(info.revision).toBeGreaterThan(61)
+    expect(info.revision).toBeGreaterThan(81)
+    expect(file.length).toBeGreaterThan(4 * 1024 * 1024)
     const sourceHash = await hashAt(source, 'm1', info.revision)
 
     const target = await start({ CLUSTER_NAME: 'restored' })
