@@ -28,6 +28,7 @@ export type MemberDescription =
 export interface PeerStub {
   memberChange(name: string, request: MemberRequest): Promise<MemberChangeReply>
   retire(members: MemberRecord[]): Promise<void>
+  describe(): Promise<MemberDescription>
 }
 
 /** What the shell needs from its Durable Object. */
@@ -73,6 +74,9 @@ const NEW_LEADER_SETTLE_MS = 300
 export class MemberShell {
   /** One membership change in flight per leader (thesis §4.1; raft drops a second). */
   private changeChain: Promise<unknown> = Promise.resolve()
+  /** Since when this member has known no leader (undefined: it knows one). */
+  private leaderlessSinceMs: number | undefined
+  private removalCheck: Promise<void> | undefined
 
   constructor(private readonly hooks: ShellHooks) {}
 
@@ -198,6 +202,49 @@ export class MemberShell {
         .retire(members)
         .catch(() => undefined)
     }
+  }
+
+  /**
+   * A member removed while it was unreachable never hears of it (the leader stops writing to
+   * it). After `afterMs` without a leader it asks its peers: one that applied more of the log
+   * and no longer lists it proves the removal was committed (an ID is never re-added), and it
+   * retires. Called on every tick.
+   */
+  checkRemoval(nowMs: number, afterMs: number): void {
+    const core = this.hooks.core()
+    if (!core || core.lead !== '') {
+      this.leaderlessSinceMs = undefined
+      return
+    }
+    this.leaderlessSinceMs ??= nowMs
+    if (nowMs - this.leaderlessSinceMs < afterMs || this.removalCheck) return
+    this.leaderlessSinceMs = nowMs
+    this.removalCheck = this.askPeersAboutUs().finally(() => {
+      this.removalCheck = undefined
+    })
+  }
+
+  private async askPeersAboutUs(): Promise<void> {
+    const self = this.hooks.self()
+    const machine = this.hooks.machine()
+    if (!self || !machine) return
+    const peers = this.memberList().filter((m) => m.id !== self.id)
+    const answers = await Promise.all(
+      peers.map((m) =>
+        this.hooks
+          .peer(m)
+          .describe()
+          .catch(() => undefined),
+      ),
+    )
+    const applied = machine.appliedIndex()
+    const proof = answers.find(
+      (a) =>
+        a?.state === 'started' &&
+        a.appliedIndex > applied &&
+        !a.members.some((m) => m.id === self.id),
+    )
+    if (proof?.state === 'started') this.retire(proof.members)
   }
 
   /**

@@ -72,6 +72,9 @@ export interface KvRead {
 /** Test-only faults a member can be told to suffer (DEV_FAULTS). */
 export type DevFault = 'isolate' | 'heal' | 'crash' | 'drop' | 'delay'
 
+/** A member without a leader for this many election timeouts asks whether it was removed. */
+const REMOVAL_CHECK_ELECTIONS = 10
+
 /** The keep-alive alarm fires every this many heartbeat intervals. */
 const KEEPALIVE_TICKS = 10
 
@@ -232,6 +235,7 @@ export class Member extends DurableObject<Env> {
 
   /** This member was removed from the cluster (called by the leader that removed it). */
   async retire(members: MemberRecord[]): Promise<void> {
+    if (this.isolated) throw new Error('isolated by a test')
     if (this.storedIdentity() === undefined) return
     this.shell.retire(members)
   }
@@ -424,6 +428,7 @@ export class Member extends DurableObject<Env> {
   private tick(): void {
     this.core!.tick()
     const now = Date.now()
+    this.shell.checkRemoval(now, REMOVAL_CHECK_ELECTIONS * this.config.electionTimeoutMs)
     if (now - this.lastProgressNotifyMs >= this.config.watchProgressNotifyIntervalMs) {
       this.lastProgressNotifyMs = now
       this.watches!.progressNotify()

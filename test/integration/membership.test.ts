@@ -305,3 +305,37 @@ describe('a cluster whose initial members were all replaced', () => {
     }
   }, 120_000)
 })
+
+describe('a member removed while it was unreachable', () => {
+  let cluster: TestCluster
+  beforeAll(async () => {
+    cluster = await startTestCluster({ vars: { DEV_FAULTS: 'true' } })
+    await cluster.waitHealthy()
+  })
+  afterAll(async () => {
+    await cluster?.destroy()
+  })
+
+  it('retires by itself once it can ask its peers', async () => {
+    const leader = await leaderName(cluster)
+    const victim = (await members(cluster)).find((m) => m.name !== leader)!
+    // Cut off, it misses its removal and the leader's word about it.
+    await cluster.post(`/_dev/members/${victim.name}/isolate`)
+    await remove(cluster, victim.ID)
+    expect((await cluster.post('/v3/kv/put', { key: b64('x'), value: b64('1') })).status).toBe(200)
+    await cluster.post(`/_dev/members/${victim.name}/heal`)
+    // Healed, it hears from no leader (it is not in the configuration any more); after ten
+    // election timeouts it asks its peers, learns it was removed, and retires.
+    const deadline = Date.now() + 40_000
+    for (;;) {
+      const d = (await cluster.get(`/_dev/objects/describe?name=default/${victim.name}`)).json as {
+        state: string
+      }
+      if (d.state === 'retired') break
+      if (Date.now() > deadline) throw new Error(`${victim.name} still ${d.state}`)
+      await sleep(500)
+    }
+    expect(await members(cluster)).toHaveLength(2)
+    expect((await cluster.post('/v3/kv/put', { key: b64('y'), value: b64('1') })).status).toBe(200)
+  }, 60_000)
+})
