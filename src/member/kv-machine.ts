@@ -98,7 +98,9 @@ export class KvMachine implements StateMachine {
     }
     const parsed = JSON.parse(entry.data) as KvEntry | RestoreEntry
     if (isRestoreEntry(parsed)) {
-      const outcome = applyRestore(this.sql, this.store, parsed, entry.index)
+      const outcome = applyRestore(this.sql, this.store, parsed, entry.index, (file) =>
+        this.restore(file, entry.index),
+      )
       this.store.setAppliedIndex(entry.index)
       // Every chunk wakes its own waiter; the last one's answer is the request's.
       const { seq, total } = parsed.restore

@@ -7,7 +7,6 @@
 // restored). The new cluster keeps its own membership and identity: only the data comes.
 import type { Sql } from '../mvcc/sql.ts'
 import type { KvStore } from '../mvcc/kv-store.ts'
-import { importState } from './kv-snapshot.ts'
 
 /** Characters of the file per raft entry (escaped in JSON, a row stays well under 2 MB). */
 export const RESTORE_CHUNK_CHARS = 256 * 1024
@@ -52,6 +51,8 @@ export function applyRestore(
   store: KvStore,
   entry: RestoreEntry,
   index: number,
+  /** Replaces the replicated state by a dump (the machine's own restore, as for a raft snapshot). */
+  importState: (file: string) => void,
 ): RestoreOutcome | undefined {
   const { seq, total, data } = entry.restore
   const seen = sql
@@ -75,7 +76,7 @@ export function applyRestore(
   sql.exec('DELETE FROM restore_staging WHERE request_id = ?', entry.id)
   const outcome =
     chunks.length === total
-      ? restoreOnce(sql, store, chunks.join(''))
+      ? restoreOnce(sql, store, chunks.join(''), importState)
       : { ok: false, message: `restore refused: ${total - chunks.length} chunks missing` }
   sql.exec(
     'INSERT INTO member_requests (request_id, applied_index, response) VALUES (?, ?, ?)',
@@ -87,7 +88,12 @@ export function applyRestore(
 }
 
 /** Replaces the store's tables by the file's, keeping this cluster's own tables. */
-function restoreOnce(sql: Sql, store: KvStore, file: string): RestoreOutcome {
+function restoreOnce(
+  sql: Sql,
+  store: KvStore,
+  file: string,
+  importState: (file: string) => void,
+): RestoreOutcome {
   const fresh =
     store.currentRevision() === 1 &&
     store.compactedRevision() === -1 &&
@@ -106,7 +112,7 @@ function restoreOnce(sql: Sql, store: KvStore, file: string): RestoreOutcome {
     name,
     rows: sql.exec(`SELECT * FROM ${name}`).toArray(),
   }))
-  importState(sql, file)
+  importState(file)
   for (const { name, rows } of kept) {
     sql.exec(`DELETE FROM ${name}`)
     for (const row of rows) {
