@@ -7,7 +7,7 @@
 import type { Hono } from 'hono'
 import { encodeBase64 } from '../api/go-json.ts'
 import { EtcdError, GrpcCode } from '../api/errors.ts'
-import { RESTORE_TIMEOUT_MS, type SavedSnapshot } from '../member/member-shell.ts'
+import { RESTORE_TIMEOUT_MS, type SavedSnapshot } from '../member/recovery.ts'
 import type { RestoreOutcome } from '../member/restore.ts'
 import { bodyCap, clusterOf, REQUEST_DEADLINE_MS, type AppEnv } from './cluster.ts'
 import { CORS_HEADERS, errorResponse, jsonResponse, readBody } from './http.ts'

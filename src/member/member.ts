@@ -13,10 +13,10 @@ import { Membership, type MemberRecord } from './membership.ts'
 import {
   MemberShell,
   type MemberDescription,
-  type SavedSnapshot,
   type ShellHooks,
   type StartMode,
 } from './member-shell.ts'
+import { Recovery, type SavedSnapshot } from './recovery.ts'
 import type { RestoreOutcome } from './restore.ts'
 import type { MemberChangeReply, MemberRequest } from './membership-service.ts'
 import { applyMigrations } from './migrations.ts'
@@ -100,8 +100,10 @@ export class Member extends DurableObject<Env> {
   private membership: Membership | undefined
   /** Peers that wrote to us before we knew them from the membership (we are joining). */
   private readonly senders = new Map<string, MemberRecord>()
-  /** Membership RPCs, backup and disaster recovery (member-shell.ts). */
+  /** Membership RPCs and retirement (member-shell.ts). */
   readonly shell: MemberShell
+  /** Backup, restore and disaster recovery (recovery.ts). */
+  readonly recovery: Recovery
   /** This member was removed from the cluster: it serves nothing any more. */
   private retired = false
   /** Test-only: drop raft traffic (DEV_FAULTS). */
@@ -116,6 +118,7 @@ export class Member extends DurableObject<Env> {
       this.config.members.map((m) => [memberId(this.config.clusterName, m.name), m.name]),
     )
     this.shell = new MemberShell(this.hooks())
+    this.recovery = new Recovery(this.hooks())
     void ctx.blockConcurrencyWhile(async () => {
       this.migrationsApplied = applyMigrations(ctx.storage)
       this.retired = this.shell.isRetired()
@@ -219,7 +222,7 @@ export class Member extends DurableObject<Env> {
     }
   }
 
-  // ---- membership, backup, disaster recovery (member-shell.ts) -------------------------------
+  // ---- membership (member-shell.ts), backup and disaster recovery (recovery.ts) -------------
 
   /** etcd MemberList: the membership as applied on this member. */
   async memberList(name: string): Promise<{ members: MemberRecord[]; status: MemberStatus }> {
@@ -244,7 +247,7 @@ export class Member extends DurableObject<Env> {
   async snapshotSave(name: string): Promise<SavedSnapshot | MemberFailure> {
     this.ensureStarted(name)
     try {
-      return await this.shell.snapshotSave()
+      return await this.recovery.snapshotSave()
     } catch (e) {
       return this.failure(e)
     }
@@ -262,7 +265,7 @@ export class Member extends DurableObject<Env> {
       return this.peer(leader).restoreSnapshot(leader.name, requestId, data)
     }
     try {
-      return await this.shell.restore(requestId, data)
+      return await this.recovery.restore(requestId, data)
     } catch (e) {
       return this.failure(e)
     }
@@ -271,7 +274,7 @@ export class Member extends DurableObject<Env> {
   /** Disaster recovery: make this member the only voter of its cluster, once per `token`. */
   async forceNewCluster(name: string, token: string): Promise<MemberStatus> {
     this.ensureStarted(name, { mode: 'join' })
-    this.shell.forceNewCluster(token)
+    this.recovery.forceNewCluster(token)
     return this.status(name)
   }
 
