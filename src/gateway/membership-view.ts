@@ -15,6 +15,8 @@ import { memberHandles, recordHandles, type MemberHandle } from './members.ts'
 
 /** How old the picture may get before a request refreshes it (in the background). */
 const REFRESH_MS = 3_000
+/** At most this many in-flight requests are updated in place by the first discovery. */
+const WAITING_MAX = 256
 /** How long a member may take to describe itself during discovery. */
 const DESCRIBE_TIMEOUT_MS = 2_000
 
@@ -57,7 +59,8 @@ export function currentMembers(
     waitUntil(view.refreshing)
   }
   const members = handlesOf(env, config, view)
-  if (!view.discovered) view.waiting.push(members)
+  // Bounded: while no member answers (an outage), requests must not pile up here.
+  if (!view.discovered && view.waiting.length < WAITING_MAX) view.waiting.push(members)
   return members
 }
 
