@@ -23,6 +23,8 @@ export interface ClusterConfig {
   watchProgressNotifyIntervalMs: number
   /** A watch stream whose client leaves this many bytes untaken is canceled (slow consumer). */
   watchMaxBacklogBytes: number
+  /** The rate a WebSocket watch client is assumed to take bytes at (src/member/socket-backlog.ts). */
+  watchWsDrainBytesPerSec: number
 }
 
 /** The vars as the platform hands them over: strings, any of them possibly missing. */
@@ -79,6 +81,7 @@ export function readClusterConfig(vars: ClusterVars): ClusterConfig {
     autoCompactionRetention: String(vars.AUTO_COMPACTION_RETENTION ?? '0'),
     watchProgressNotifyIntervalMs: intVar(vars, 'WATCH_PROGRESS_NOTIFY_INTERVAL_MS', 600_000),
     watchMaxBacklogBytes: intVar(vars, 'WATCH_MAX_BACKLOG_BYTES', 16 * 1024 * 1024),
+    watchWsDrainBytesPerSec: intVar(vars, 'WATCH_WS_DRAIN_BYTES_PER_SEC', 4 * 1024 * 1024),
   }
   if (config.heartbeatIntervalMs === 0) throw new Error('HEARTBEAT_INTERVAL_MS: must be > 0')
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {

@@ -364,7 +364,10 @@ export class Member extends DurableObject<Env> {
       maxBacklogBytes: this.config.watchMaxBacklogBytes,
       fragmentBytes: this.config.maxRequestBytes,
     })
-    this.sockets = new SocketWatches(this.watches)
+    this.sockets = new SocketWatches(this.watches, {
+      drainBytesPerSec: this.config.watchWsDrainBytesPerSec,
+      now: () => Date.now(),
+    })
     for (const ws of this.ctx.getWebSockets()) this.sockets.streamOf(ws)
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!
     this.core = new MemberCore(
