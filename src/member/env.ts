@@ -8,6 +8,7 @@ export interface Env {
   HEARTBEAT_INTERVAL_MS?: string
   ELECTION_TIMEOUT_MS?: string
   SNAPSHOT_COUNT?: string
+  SNAPSHOT_CHUNK_BYTES?: string
   QUOTA_BACKEND_BYTES?: string
   MAX_REQUEST_BYTES?: string
   MAX_TXN_OPS?: string

@@ -12,6 +12,13 @@ import { MemberCore, MemberError } from './member-core.ts'
 import { applyMigrations } from './migrations.ts'
 import { WatchHub } from './watch-hub.ts'
 import { serveHttpWatch, SocketWatches } from './watch-streams.ts'
+import {
+  needsChunks,
+  SnapshotAssembler,
+  splitSnapshot,
+  type ChunkedMessages,
+  type SnapshotChunk,
+} from './snapshot-chunks.ts'
 
 /** What a member says about itself (the front door builds /health, status, member list from it). */
 export interface MemberStatus {
@@ -80,6 +87,9 @@ export class Member extends DurableObject<Env> {
   private lastProgressNotifyMs = Date.now()
   private tickTimer: ReturnType<typeof setTimeout> | undefined
   private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
+  /** Chunked snapshots being received, per sending member id. */
+  private readonly snapshotsIn = new Map<string, SnapshotAssembler>()
+  private snapshotChunksReceived = 0
   private readonly nameById: Map<string, string>
   /** Test-only: drop raft traffic (DEV_FAULTS). */
   private isolated = false
@@ -228,7 +238,29 @@ export class Member extends DurableObject<Env> {
   async receive(name: string, messages: Message[]): Promise<void> {
     const core = this.ensureStarted(name)
     if (this.isolated) throw new Error('isolated by a test')
+    // Tests (DEV_FAULTS) hold every call to the chunk size, as the platform holds it to 32 MiB.
+    if (this.env.DEV_FAULTS === 'true' && needsChunks(messages, this.config.snapshotChunkBytes)) {
+      throw new Error('a snapshot larger than SNAPSHOT_CHUNK_BYTES arrived in one call')
+    }
     core.receive(messages)
+  }
+
+  /** One chunk of a snapshot that peer `from` is sending (snapshot-chunks.ts). */
+  async receiveSnapshotChunk(name: string, from: string, chunk: SnapshotChunk): Promise<void> {
+    this.ensureStarted(name)
+    if (this.isolated) throw new Error('isolated by a test')
+    let assembler = this.snapshotsIn.get(from)
+    if (!assembler) this.snapshotsIn.set(from, (assembler = new SnapshotAssembler()))
+    assembler.accept(chunk)
+    this.snapshotChunksReceived++
+  }
+
+  /** The raft messages that end a chunked snapshot transfer from `from`. */
+  async receiveChunked(name: string, from: string, final: ChunkedMessages): Promise<void> {
+    const core = this.ensureStarted(name)
+    if (this.isolated) throw new Error('isolated by a test')
+    const assembler = this.snapshotsIn.get(from) ?? new SnapshotAssembler()
+    core.receive(assembler.complete(final))
   }
 
   // ---- test-only fault injection (DESIGN.md §5; only when the DEV_FAULTS var is set) --------
@@ -254,7 +286,12 @@ export class Member extends DurableObject<Env> {
   }
 
   /** Test-only: HashKV of this member's store at its current revision (for agreement checks). */
-  async devHashKv(name: string): Promise<{ hash: number; revision: number; appliedIndex: number }> {
+  async devHashKv(name: string): Promise<{
+    hash: number
+    revision: number
+    appliedIndex: number
+    snapshotChunksReceived: number
+  }> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
     this.ensureStarted(name)
     const store = this.machine!.store
@@ -262,6 +299,7 @@ export class Member extends DurableObject<Env> {
       hash: store.hashKV().hash,
       revision: store.currentRevision(),
       appliedIndex: store.appliedIndex(),
+      snapshotChunksReceived: this.snapshotChunksReceived,
     }
   }
 
@@ -420,7 +458,17 @@ export class Member extends DurableObject<Env> {
     if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs * Math.random()))
     try {
-      await this.peer(name).receive(name, messages)
+      const chunkChars = this.config.snapshotChunkBytes
+      if (!needsChunks(messages, chunkChars)) return await this.peer(name).receive(name, messages)
+      // A snapshot too large for one call goes in chunks, one call each, in order.
+      const from = memberId(this.config.clusterName, this.name!)
+      const { chunks, final } = splitSnapshot(messages, chunkChars, crypto.randomUUID())
+      for (const chunk of chunks) {
+        if (this.isolated) throw new Error('isolated by a test')
+        if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
+        await this.peer(name).receiveSnapshotChunk(name, from, chunk)
+      }
+      await this.peer(name).receiveChunked(name, from, final)
     } catch (e) {
       this.peerStubs.delete(name)
       throw e
