@@ -49,13 +49,23 @@ export class ReadyLoop {
         rd.hardState !== undefined ||
         rd.snapshot !== undefined ||
         rd.committedEntries.length > 0
-      const results = writes ? this.deps.transaction(() => this.persistAndApply(rd)) : []
+      const results = writes ? this.persistAndApplyOnce(rd) : []
       this.deps.send(rd.messages)
       if (rd.softState) this.deps.onSoftState(rd.softState)
       if (results.length > 0) this.deps.onApplied(results)
       if (rd.committedEntries.length > 0 || rd.snapshot) this.deps.afterApply()
       this.deps.onReadStates(rd.readStates, this.deps.machine.appliedIndex())
       node.advance()
+    }
+  }
+
+  /** One transaction; if it rolls back, the state machine forgets what it cached of it. */
+  private persistAndApplyOnce(rd: ReturnType<RawNode['ready']>): ApplyResult[] {
+    try {
+      return this.deps.transaction(() => this.persistAndApply(rd))
+    } catch (e) {
+      this.deps.machine.afterRollback?.()
+      throw e
     }
   }
 

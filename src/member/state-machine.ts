@@ -18,6 +18,8 @@ export interface StateMachine {
   dump(): string
   /** Replaces the whole state by a dump taken at `index` on another member. */
   restore(data: string, index: number): void
+  /** The loop's transaction rolled back: drop anything cached from inside it. */
+  afterRollback?(): void
 }
 
 /** The outcome of applying one proposal: the proposer's id and its answer (or etcd error). */

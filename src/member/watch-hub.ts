@@ -119,6 +119,11 @@ export class WatchHub {
 
   /** Delivers whatever the store has that watchers have not seen yet (call after each apply). */
   notify(): void {
+    if (![...this.streams].some((s) => s.watchers.size > 0)) {
+      // Nobody watches: skip the read of the new revisions (it was ~4 % of a put's CPU).
+      this.notifiedRevision = this.store.currentRevision()
+      return
+    }
     const shared = this.sharedEvents()
     for (const stream of this.streams) {
       for (const watcher of stream.watchers.values()) {

@@ -468,6 +468,31 @@ describe('events and applied index', () => {
     expect(s.appliedIndex()).toBe(7)
     expect(s.currentRevision()).toBe(2)
   })
+
+  it('with meta cached, reads it from memory and forgets it when told of a rollback', () => {
+    const sql = mvccSql()
+    const s = new KvStore(sql)
+    s.cacheMeta()
+    sql.transactionSync(() => {
+      put(s, 'a')
+      s.setAppliedIndex(7)
+    })
+    expect(() =>
+      sql.transactionSync(() => {
+        put(s, 'b')
+        s.setAppliedIndex(8)
+        throw new Error('crash mid-apply')
+      }),
+    ).toThrow('crash')
+    // The cache still holds what the rolled-back transaction wrote, until told.
+    expect(s.appliedIndex()).toBe(8)
+    s.forgetCachedMeta()
+    expect(s.appliedIndex()).toBe(7)
+    expect(s.currentRevision()).toBe(2)
+    put(s, 'c')
+    expect(s.currentRevision()).toBe(3)
+    expect(show(range(s, { key: b('c') }).kvs)).toEqual(['c=@3'])
+  })
 })
 
 describe('Durable Object SQL shape', () => {
