@@ -129,6 +129,7 @@ export class KvMachine implements StateMachine {
     // A put or a delete fails before it writes anything: no savepoint needed (it cost ~2 SQL
     // statements per write on every member).
     if (route === 'put' || route === 'deleterange') return this.execute(route, body)
+    const meta = this.store.metaCheckpoint()
     try {
       return this.options.transaction(() => {
         const reply = this.execute(route, body)
@@ -136,7 +137,8 @@ export class KvMachine implements StateMachine {
         return reply
       })
     } catch (e) {
-      this.store.forgetCachedMeta()
+      // Earlier entries of this Ready may hold meta writes back (deferMetaWrites): keep those.
+      this.store.rollbackMeta(meta)
       if (e instanceof FailedRequest) return e.reply
       throw e
     }
@@ -149,6 +151,15 @@ export class KvMachine implements StateMachine {
 
   afterRollback(): void {
     this.store.forgetCachedMeta()
+  }
+
+  // A Ready's entries update the revision and applied index rows once, at the end.
+  beginApply(): void {
+    this.store.deferMetaWrites()
+  }
+
+  endApply(): void {
+    this.store.flushMeta()
   }
 
   skip(index: number): void {

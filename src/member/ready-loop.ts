@@ -79,6 +79,7 @@ export class ReadyLoop {
     if (rd.hardState) storage.setHardState(rd.hardState)
 
     const results: ApplyResult[] = []
+    machine.beginApply?.()
     for (const entry of rd.committedEntries) {
       // Invariant: entries are applied once, in order. A restored snapshot may cover some.
       if (entry.index <= machine.appliedIndex()) continue
@@ -91,6 +92,7 @@ export class ReadyLoop {
         if (result) results.push(result)
       }
     }
+    machine.endApply?.()
     this.maybeCompact()
     return results
   }

@@ -493,6 +493,37 @@ describe('events and applied index', () => {
     expect(s.currentRevision()).toBe(3)
     expect(show(range(s, { key: b('c') }).kvs)).toEqual(['c=@3'])
   })
+
+  it('with meta writes deferred, writes them once at flush, and a nested rollback keeps earlier ones', () => {
+    const sql = mvccSql()
+    const s = new KvStore(sql)
+    s.cacheMeta()
+    const stored = (name: string) =>
+      String(sql.exec('SELECT value FROM mvcc_meta WHERE name = ?', name).toArray()[0]!['value'])
+    sql.transactionSync(() => {
+      s.deferMetaWrites()
+      put(s, 'a')
+      s.setAppliedIndex(1)
+      expect(stored('current_revision')).toBe('1')
+      const checkpoint = s.metaCheckpoint()
+      expect(() =>
+        sql.transactionSync(() => {
+          put(s, 'b')
+          s.setAppliedIndex(2)
+          throw new Error('txn failed')
+        }),
+      ).toThrow('txn failed')
+      s.rollbackMeta(checkpoint)
+      expect(s.currentRevision()).toBe(2)
+      s.setAppliedIndex(3)
+      s.flushMeta()
+    })
+    expect(stored('current_revision')).toBe('2')
+    expect(stored('applied_index')).toBe('3')
+    s.forgetCachedMeta()
+    expect(s.currentRevision()).toBe(2)
+    expect(show(range(s, { key: b('a'), rangeEnd: b('z') }).kvs)).toEqual(['a=@2'])
+  })
 })
 
 describe('Durable Object SQL shape', () => {

@@ -96,6 +96,7 @@ export class KvStore {
   private readonly maxRangeResponseBytes: number
   private readonly sql: Sql
   private metaCache: Map<string, string> | undefined
+  private dirtyMeta: Set<string> | undefined
 
   constructor(sql: Sql, options: KvStoreOptions = {}) {
     this.sql = blobsAsArrayBuffers(sql)
@@ -138,6 +139,35 @@ export class KvStore {
 
   forgetCachedMeta(): void {
     this.metaCache?.clear()
+    this.dirtyMeta = undefined
+  }
+
+  /**
+   * With meta cached: hold meta writes in memory until flushMeta (the owner calls it before its
+   * transaction commits), so a batch of writes updates each meta row once, not once per write.
+   */
+  deferMetaWrites(): void {
+    if (this.metaCache) this.dirtyMeta ??= new Set()
+  }
+
+  /** The cached meta state, to go back to if a nested transaction rolls back. */
+  metaCheckpoint(): { cache: Map<string, string>; dirty: Set<string> | undefined } | undefined {
+    if (!this.metaCache) return undefined
+    return { cache: new Map(this.metaCache), dirty: this.dirtyMeta && new Set(this.dirtyMeta) }
+  }
+
+  /** Back to a checkpoint: what a rolled-back nested transaction cached is forgotten. */
+  rollbackMeta(checkpoint: ReturnType<KvStore['metaCheckpoint']>): void {
+    if (!checkpoint) return this.forgetCachedMeta()
+    this.metaCache = checkpoint.cache
+    this.dirtyMeta = checkpoint.dirty
+  }
+
+  /** Writes the meta values held back since deferMetaWrites, and stops holding them back. */
+  flushMeta(): void {
+    const dirty = this.dirtyMeta
+    this.dirtyMeta = undefined
+    for (const name of dirty ?? []) this.setMeta(name, this.metaCache!.get(name)!)
   }
 
   private meta(name: string): string {
@@ -151,6 +181,11 @@ export class KvStore {
   }
 
   private setMeta(name: string, value: string): void {
+    if (this.dirtyMeta) {
+      this.metaCache!.set(name, value)
+      this.dirtyMeta.add(name)
+      return
+    }
     this.sql.exec('UPDATE mvcc_meta SET value = ? WHERE name = ?', value, name)
     this.metaCache?.set(name, value)
   }
@@ -445,33 +480,33 @@ export class KvStore {
     }
     const rev = txn.beginRev + 1
     const sub = txn.sub++
-    const latest = this.sql
-      .exec('SELECT create_revision, version FROM mvcc_latest WHERE key = ?', req.key)
-      .toArray()[0]
-    const createRevision = latest === undefined ? rev : toNum(latest['create_revision'])
-    const version = latest === undefined ? 1 : toNum(latest['version']) + 1
     const leaseText = lease.toString()
+    // One statement finds the key's creation revision and next version and records the new
+    // latest version: a new key (or one deleted since: no row) is created at `rev`, version 1.
+    const latest = this.sql
+      .exec(
+        `INSERT INTO mvcc_latest (key, main, sub, create_revision, version, lease) VALUES (?, ?, ?, ?, 1, ?)
+         ON CONFLICT (key) DO UPDATE SET main = excluded.main, sub = excluded.sub,
+           version = mvcc_latest.version + 1, lease = excluded.lease
+         RETURNING create_revision, version`,
+        req.key,
+        rev,
+        sub,
+        rev,
+        leaseText,
+      )
+      .toArray()[0]
+    assert(latest !== undefined, 'mvcc_latest upsert returned no row')
     this.sql.exec(
       `INSERT INTO mvcc_history (key, main, sub, tombstone, create_revision, version, lease, value)
        VALUES (?, ?, ?, 0, ?, ?, ?, ?)`,
       req.key,
       rev,
       sub,
-      createRevision,
-      version,
+      toNum(latest['create_revision']),
+      toNum(latest['version']),
       leaseText,
       value,
-    )
-    this.sql.exec(
-      `INSERT INTO mvcc_latest (key, main, sub, create_revision, version, lease) VALUES (?, ?, ?, ?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET main = excluded.main, sub = excluded.sub,
-         create_revision = excluded.create_revision, version = excluded.version, lease = excluded.lease`,
-      req.key,
-      rev,
-      sub,
-      createRevision,
-      version,
-      leaseText,
     )
     return { header: { revision: rev }, prevKv: req.prevKv ? prev : null }
   }
