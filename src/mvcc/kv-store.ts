@@ -409,9 +409,19 @@ export class KvStore {
     if (rev < this.compactedRevision()) throw new CompactedError()
     const span = keySpan(req.key, req.rangeEnd)
     const header = { revision: view.rev }
-    const count = this.countAt(span, rev, rev === view.rev)
+    // One key without filters: the fetch itself says whether it exists, so the count query
+    // (a second statement on the commonest read) is not needed.
+    const single =
+      span.kind === 'single' &&
+      !req.countOnly &&
+      req.maxModRevision === 0 &&
+      req.minModRevision === 0 &&
+      req.maxCreateRevision === 0 &&
+      req.minCreateRevision === 0
+    let count = single ? 1 : this.countAt(span, rev, rev === view.rev)
     if (count === 0 || req.countOnly) return { header, kvs: [], more: false, count }
     const kvs = this.fetchAt(span, rev, rev === view.rev, req, count)
+    if (single) count = kvs.length
     let more = false
     if (req.limit > 0 && kvs.length > req.limit) {
       kvs.length = req.limit
