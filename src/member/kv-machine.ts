@@ -11,6 +11,7 @@ import {
   needsConsensus,
   validateKvRequest,
   type HeaderContext,
+  type KvRequest,
   type KvRoute,
 } from '../api/kv-service.ts'
 import { KvStore } from '../mvcc/kv-store.ts'
@@ -160,6 +161,16 @@ export class KvMachine implements StateMachine {
 
   endApply(): void {
     this.store.flushMeta()
+  }
+
+  /** A read the front door already decoded and validated (the same code, the same limits). */
+  readDecoded(request: KvRequest): KvReply {
+    try {
+      return { status: 200, body: encodeKvResponse(executeKv(this.store, request), this.header()) }
+    } catch (err) {
+      if (err instanceof EtcdError || err instanceof MvccError) return toHttpError(err)
+      throw err
+    }
   }
 
   skip(index: number): void {

@@ -3,6 +3,7 @@
 // from the front door and from peers) into calls on its MemberCore, and encodes the answers.
 import { DurableObject } from 'cloudflare:workers'
 import type { Message } from '../raft/index.ts'
+import type { KvRequest } from '../api/kv-service.ts'
 import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { readClusterConfig, type ClusterConfig } from './config.ts'
 import type { Env } from './env.ts'
@@ -64,6 +65,8 @@ export interface KvWrite {
 export interface KvRead {
   route: KvRoute
   body: string
+  /** The body as the front door decoded and validated it (then it is not decoded again here). */
+  request?: KvRequest
 }
 
 /** Test-only faults a member can be told to suffer (DEV_FAULTS). */
@@ -191,7 +194,9 @@ export class Member extends DurableObject<Env> {
     }
     return {
       leaderName: this.nameById.get(core.lead),
-      results: reads.map((r) => this.machine!.read(r.route, r.body)),
+      results: reads.map((r) =>
+        r.request ? this.machine!.readDecoded(r.request) : this.machine!.read(r.route, r.body),
+      ),
     }
   }
 
