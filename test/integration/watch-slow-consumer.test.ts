@@ -13,7 +13,7 @@ import { socketWatch, type WatchResult } from '../support/watch-client.ts'
 
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 const MAX_BACKLOG = 256 * 1024
-const DRAIN_PER_SEC = 64 * 1024
+const DRAIN_PER_SEC = 16 * 1024
 
 /** A raw `ws` watch client that can stop reading (its TCP socket paused). */
 async function pausableSocket(url: string) {
