@@ -70,7 +70,7 @@ export interface KvRead {
 }
 
 /** Test-only faults a member can be told to suffer (DEV_FAULTS). */
-export type DevFault = 'isolate' | 'heal' | 'crash' | 'drop' | 'delay'
+export type DevFault = 'isolate' | 'heal' | 'crash' | 'drop' | 'delay' | 'dropchunk'
 
 /** The keep-alive alarm fires every this many heartbeat intervals. */
 const KEEPALIVE_TICKS = 10
@@ -93,11 +93,14 @@ export class Member extends DurableObject<Env> {
   /** Chunked snapshots being received, per sending member id. */
   private readonly snapshotsIn = new Map<string, SnapshotAssembler>()
   private snapshotChunksReceived = 0
+  private snapshotTransfersFailed = 0
   private readonly nameById: Map<string, string>
   /** Test-only: drop raft traffic (DEV_FAULTS). */
   private isolated = false
   private dropRate = 0
   private delayMs = 0
+  /** Test-only: the next chunked snapshot sent loses this chunk (DEV_FAULTS `dropchunk`). */
+  private dropChunk: number | undefined
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -265,7 +268,14 @@ export class Member extends DurableObject<Env> {
     const core = this.ensureStarted(name)
     if (this.isolated) throw new Error('isolated by a test')
     const assembler = this.snapshotsIn.get(from) ?? new SnapshotAssembler()
-    core.receive(assembler.complete(final))
+    let messages: Message[]
+    try {
+      messages = assembler.complete(final)
+    } catch (e) {
+      this.snapshotTransfersFailed++
+      throw e
+    }
+    core.receive(messages)
   }
 
   // ---- test-only fault injection (DESIGN.md §5; only when the DEV_FAULTS var is set) --------
@@ -274,7 +284,8 @@ export class Member extends DurableObject<Env> {
    * `isolate`: drop all raft traffic to and from this member; `heal`: undo every fault;
    * `crash`: lose memory and restart from storage (the Durable Object is reset, SQLite is kept);
    * `drop`: lose each outgoing batch with probability `value` (0–1); `delay`: hold each
-   * outgoing batch `value` ms (so batches also overtake each other: reordering).
+   * outgoing batch `value` ms (so batches also overtake each other: reordering);
+   * `dropchunk`: the next snapshot this member sends in chunks loses chunk number `value`.
    */
   async devFault(name: string, fault: DevFault, value = 0): Promise<void> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
@@ -284,7 +295,9 @@ export class Member extends DurableObject<Env> {
       this.isolated = false
       this.dropRate = 0
       this.delayMs = 0
+      this.dropChunk = undefined
     }
+    if (fault === 'dropchunk') this.dropChunk = value
     if (fault === 'drop') this.dropRate = value
     if (fault === 'delay') this.delayMs = value
     if (fault === 'crash') this.ctx.abort('crash injected by a test')
@@ -296,6 +309,7 @@ export class Member extends DurableObject<Env> {
     revision: number
     appliedIndex: number
     snapshotChunksReceived: number
+    snapshotTransfersFailed: number
   }> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
     this.ensureStarted(name)
@@ -305,6 +319,7 @@ export class Member extends DurableObject<Env> {
       revision: store.currentRevision(),
       appliedIndex: store.appliedIndex(),
       snapshotChunksReceived: this.snapshotChunksReceived,
+      snapshotTransfersFailed: this.snapshotTransfersFailed,
     }
   }
 
@@ -471,6 +486,10 @@ export class Member extends DurableObject<Env> {
       for (const chunk of chunks) {
         if (this.isolated) throw new Error('isolated by a test')
         if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
+        if (chunk.seq === this.dropChunk) {
+          this.dropChunk = undefined
+          continue
+        }
         await this.peer(name).receiveSnapshotChunk(name, from, chunk)
       }
       await this.peer(name).receiveChunked(name, from, final)

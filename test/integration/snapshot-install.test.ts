@@ -18,6 +18,7 @@ interface DevHash {
   revision: number
   appliedIndex: number
   snapshotChunksReceived: number
+  snapshotTransfersFailed: number
 }
 
 describe('snapshot install', () => {
@@ -88,5 +89,34 @@ describe('snapshot install', () => {
       h.every((x) => x.revision === h[0]!.revision && x.hash === h[0]!.hash),
     )
     expect(new Set(again.map((h) => h.hash)).size).toBe(1)
+  })
+
+  it('a transfer that lost a chunk fails as a whole; a fresh one then catches the follower up', async () => {
+    const all = await statuses()
+    const leader = all.find((s) => s.isLeader)!.name
+    const follower = all.find((s) => !s.isLeader)!.name
+    const before = await hashOf(follower)
+    await cluster.post(`/_dev/members/${follower}/isolate`)
+    try {
+      for (let i = 0; i < 300; i++) {
+        const r = await cluster.post('/v3/kv/put', {
+          key: b64(`lost/${i % 50}`),
+          value: b64(`value ${i} ${'w'.repeat(100)}`),
+        })
+        expect(r.status).toBe(200)
+      }
+      // The next snapshot the leader sends loses its fourth chunk on the way.
+      await cluster.post(`/_dev/members/${leader}/dropchunk?value=3`)
+    } finally {
+      await cluster.post(`/_dev/members/${follower}/heal`)
+    }
+    const hashes = await memberHashes(cluster.url, (h) =>
+      h.every((x) => x.revision === h[0]!.revision && x.hash === h[0]!.hash),
+    )
+    expect(new Set(hashes.map((h) => h.revision)).size).toBe(1)
+    expect(new Set(hashes.map((h) => h.hash)).size).toBe(1)
+    const after = await hashOf(follower)
+    expect(after.snapshotTransfersFailed - before.snapshotTransfersFailed).toBeGreaterThanOrEqual(1)
+    expect(after.snapshotChunksReceived - before.snapshotChunksReceived).toBeGreaterThanOrEqual(40)
   })
 })
