@@ -17,6 +17,7 @@ import {
 import { KvStore } from '../mvcc/kv-store.ts'
 import type { Sql } from '../mvcc/sql.ts'
 import type { Entry } from '../raft/index.ts'
+import { AppliedRequestIds } from './applied-requests.ts'
 import { exportState, importState } from './kv-snapshot.ts'
 import type { ApplyResult, StateMachine } from './state-machine.ts'
 
@@ -61,6 +62,7 @@ class FailedRequest extends Error {
 /** The replicated KV state machine of a member. */
 export class KvMachine implements StateMachine {
   readonly store: KvStore
+  private readonly requestIds: AppliedRequestIds
 
   constructor(
     private readonly sql: Sql,
@@ -74,6 +76,7 @@ export class KvMachine implements StateMachine {
     )
     // Safe: every rollback of a transaction the store wrote in calls forgetCachedMeta.
     this.store.cacheMeta()
+    this.requestIds = new AppliedRequestIds(sql)
   }
 
   /** The data of the entry that proposes a KV request. */
@@ -96,9 +99,9 @@ export class KvMachine implements StateMachine {
       return undefined
     }
     const { id, route, body } = JSON.parse(entry.data) as KvEntry
-    const seen = this.sql
-      .exec('SELECT response FROM member_requests WHERE request_id = ?', id)
-      .toArray()[0]
+    const seen = this.requestIds.mayHave(id)
+      ? this.sql.exec('SELECT response FROM member_requests WHERE request_id = ?', id).toArray()[0]
+      : undefined
     let reply: KvReply
     if (seen) {
       reply = JSON.parse(String(seen['response'])) as KvReply
@@ -110,11 +113,13 @@ export class KvMachine implements StateMachine {
         entry.index,
         JSON.stringify(reply),
       )
+      this.requestIds.added(id, entry.index)
       if (entry.index % 1000 === 0) {
         this.sql.exec(
           'DELETE FROM member_requests WHERE applied_index < ?',
           entry.index - REQUEST_MEMORY_ENTRIES,
         )
+        this.requestIds.forgotBefore(entry.index - REQUEST_MEMORY_ENTRIES)
       }
     }
     this.store.setAppliedIndex(entry.index)
@@ -152,6 +157,7 @@ export class KvMachine implements StateMachine {
 
   afterRollback(): void {
     this.store.forgetCachedMeta()
+    this.requestIds.reload()
   }
 
   // A Ready's entries update the revision and applied index rows once, at the end.
@@ -184,6 +190,7 @@ export class KvMachine implements StateMachine {
   restore(data: string, index: number): void {
     importState(this.sql, data)
     this.store.forgetCachedMeta()
+    this.requestIds.reload()
     this.store.setAppliedIndex(index)
   }
 
