@@ -69,7 +69,7 @@ async function handleKv(c: Context<AppEnv>, route: KvRoute): Promise<Response> {
         retryOn(
           write
             ? await writeVia(m, { route, body, requestId })
-            : await readVia(m, { route, body }, serializable),
+            : await readVia(m, { route, body, request }, serializable),
           learnLeader,
         ),
     ).catch((e: unknown) => {

@@ -41,7 +41,7 @@ export function registerDevRoutes(app: Hono<AppEnv>): void {
     if ('status' in reply) return jsonResponse(reply.body, reply.status)
     return errorResponse(unavailable(new RetryableError(reply.etcdError)))
   })
-  app.post('/_dev/members/:name/:fault{isolate|heal|crash|drop|delay}', async (c) => {
+  app.post('/_dev/members/:name/:fault{isolate|heal|crash|dropchunk|drop|delay}', async (c) => {
     const member = devMember(c)
     if (!member) return c.notFound()
     const fault = c.req.param('fault') as DevFault

@@ -69,6 +69,8 @@ export async function readBody(request: Request, maxBytes: number): Promise<stri
   if (Number.isFinite(declared) && declared > maxBytes)
     throw messageTooLargeError(declared, maxBytes)
   if (!request.body) return ''
+  // A declared length bounds the body (the runtime enforces it): read it natively.
+  if (Number.isFinite(declared)) return request.text()
   const reader = request.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0

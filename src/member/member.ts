@@ -3,6 +3,7 @@
 // from the front door and from peers) into calls on its MemberCore, and encodes the answers.
 import { DurableObject } from 'cloudflare:workers'
 import type { Message } from '../raft/index.ts'
+import type { KvRequest } from '../api/kv-service.ts'
 import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { readClusterConfig, type ClusterConfig } from './config.ts'
 import type { Env } from './env.ts'
@@ -12,6 +13,13 @@ import { MemberCore, MemberError } from './member-core.ts'
 import { applyMigrations } from './migrations.ts'
 import { WatchHub } from './watch-hub.ts'
 import { serveHttpWatch, SocketWatches } from './watch-streams.ts'
+import {
+  needsChunks,
+  SnapshotAssembler,
+  splitSnapshot,
+  type ChunkedMessages,
+  type SnapshotChunk,
+} from './snapshot-chunks.ts'
 
 /** What a member says about itself (the front door builds /health, status, member list from it). */
 export interface MemberStatus {
@@ -57,10 +65,12 @@ export interface KvWrite {
 export interface KvRead {
   route: KvRoute
   body: string
+  /** The body as the front door decoded and validated it (then it is not decoded again here). */
+  request?: KvRequest
 }
 
 /** Test-only faults a member can be told to suffer (DEV_FAULTS). */
-export type DevFault = 'isolate' | 'heal' | 'crash' | 'drop' | 'delay'
+export type DevFault = 'isolate' | 'heal' | 'crash' | 'drop' | 'delay' | 'dropchunk'
 
 /** The keep-alive alarm fires every this many heartbeat intervals. */
 const KEEPALIVE_TICKS = 10
@@ -80,11 +90,17 @@ export class Member extends DurableObject<Env> {
   private lastProgressNotifyMs = Date.now()
   private tickTimer: ReturnType<typeof setTimeout> | undefined
   private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
+  /** Chunked snapshots being received, per sending member id. */
+  private readonly snapshotsIn = new Map<string, SnapshotAssembler>()
+  private snapshotChunksReceived = 0
+  private snapshotTransfersFailed = 0
   private readonly nameById: Map<string, string>
   /** Test-only: drop raft traffic (DEV_FAULTS). */
   private isolated = false
   private dropRate = 0
   private delayMs = 0
+  /** Test-only: the next chunked snapshot sent loses this chunk (DEV_FAULTS `dropchunk`). */
+  private dropChunk: number | undefined
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -181,7 +197,9 @@ export class Member extends DurableObject<Env> {
     }
     return {
       leaderName: this.nameById.get(core.lead),
-      results: reads.map((r) => this.machine!.read(r.route, r.body)),
+      results: reads.map((r) =>
+        r.request ? this.machine!.readDecoded(r.request) : this.machine!.read(r.route, r.body),
+      ),
     }
   }
 
@@ -228,6 +246,35 @@ export class Member extends DurableObject<Env> {
   async receive(name: string, messages: Message[]): Promise<void> {
     const core = this.ensureStarted(name)
     if (this.isolated) throw new Error('isolated by a test')
+    // Tests (DEV_FAULTS) hold every call to the chunk size, as the platform holds it to 32 MiB.
+    if (this.env.DEV_FAULTS === 'true' && needsChunks(messages, this.config.snapshotChunkBytes)) {
+      throw new Error('a snapshot larger than SNAPSHOT_CHUNK_BYTES arrived in one call')
+    }
+    core.receive(messages)
+  }
+
+  /** One chunk of a snapshot that peer `from` is sending (snapshot-chunks.ts). */
+  async receiveSnapshotChunk(name: string, from: string, chunk: SnapshotChunk): Promise<void> {
+    this.ensureStarted(name)
+    if (this.isolated) throw new Error('isolated by a test')
+    let assembler = this.snapshotsIn.get(from)
+    if (!assembler) this.snapshotsIn.set(from, (assembler = new SnapshotAssembler()))
+    assembler.accept(chunk)
+    this.snapshotChunksReceived++
+  }
+
+  /** The raft messages that end a chunked snapshot transfer from `from`. */
+  async receiveChunked(name: string, from: string, final: ChunkedMessages): Promise<void> {
+    const core = this.ensureStarted(name)
+    if (this.isolated) throw new Error('isolated by a test')
+    const assembler = this.snapshotsIn.get(from) ?? new SnapshotAssembler()
+    let messages: Message[]
+    try {
+      messages = assembler.complete(final)
+    } catch (e) {
+      this.snapshotTransfersFailed++
+      throw e
+    }
     core.receive(messages)
   }
 
@@ -237,7 +284,8 @@ export class Member extends DurableObject<Env> {
    * `isolate`: drop all raft traffic to and from this member; `heal`: undo every fault;
    * `crash`: lose memory and restart from storage (the Durable Object is reset, SQLite is kept);
    * `drop`: lose each outgoing batch with probability `value` (0–1); `delay`: hold each
-   * outgoing batch `value` ms (so batches also overtake each other: reordering).
+   * outgoing batch `value` ms (so batches also overtake each other: reordering);
+   * `dropchunk`: the next snapshot this member sends in chunks loses chunk number `value`.
    */
   async devFault(name: string, fault: DevFault, value = 0): Promise<void> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
@@ -247,14 +295,22 @@ export class Member extends DurableObject<Env> {
       this.isolated = false
       this.dropRate = 0
       this.delayMs = 0
+      this.dropChunk = undefined
     }
+    if (fault === 'dropchunk') this.dropChunk = value
     if (fault === 'drop') this.dropRate = value
     if (fault === 'delay') this.delayMs = value
     if (fault === 'crash') this.ctx.abort('crash injected by a test')
   }
 
   /** Test-only: HashKV of this member's store at its current revision (for agreement checks). */
-  async devHashKv(name: string): Promise<{ hash: number; revision: number; appliedIndex: number }> {
+  async devHashKv(name: string): Promise<{
+    hash: number
+    revision: number
+    appliedIndex: number
+    snapshotChunksReceived: number
+    snapshotTransfersFailed: number
+  }> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
     this.ensureStarted(name)
     const store = this.machine!.store
@@ -262,6 +318,8 @@ export class Member extends DurableObject<Env> {
       hash: store.hashKV().hash,
       revision: store.currentRevision(),
       appliedIndex: store.appliedIndex(),
+      snapshotChunksReceived: this.snapshotChunksReceived,
+      snapshotTransfersFailed: this.snapshotTransfersFailed,
     }
   }
 
@@ -364,7 +422,10 @@ export class Member extends DurableObject<Env> {
       maxBacklogBytes: this.config.watchMaxBacklogBytes,
       fragmentBytes: this.config.maxRequestBytes,
     })
-    this.sockets = new SocketWatches(this.watches)
+    this.sockets = new SocketWatches(this.watches, {
+      drainBytesPerSec: this.config.watchWsDrainBytesPerSec,
+      now: () => Date.now(),
+    })
     for (const ws of this.ctx.getWebSockets()) this.sockets.streamOf(ws)
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!
     this.core = new MemberCore(
@@ -417,7 +478,21 @@ export class Member extends DurableObject<Env> {
     if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs * Math.random()))
     try {
-      await this.peer(name).receive(name, messages)
+      const chunkChars = this.config.snapshotChunkBytes
+      if (!needsChunks(messages, chunkChars)) return await this.peer(name).receive(name, messages)
+      // A snapshot too large for one call goes in chunks, one call each, in order.
+      const from = memberId(this.config.clusterName, this.name!)
+      const { chunks, final } = splitSnapshot(messages, chunkChars, crypto.randomUUID())
+      for (const chunk of chunks) {
+        if (this.isolated) throw new Error('isolated by a test')
+        if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
+        if (chunk.seq === this.dropChunk) {
+          this.dropChunk = undefined
+          continue
+        }
+        await this.peer(name).receiveSnapshotChunk(name, from, chunk)
+      }
+      await this.peer(name).receiveChunked(name, from, final)
     } catch (e) {
       this.peerStubs.delete(name)
       throw e
