@@ -24,7 +24,7 @@ import { AutoCompactor, autoCompactionPolicy } from '../mvcc/auto-compactor.ts'
 import { Crc32c } from '../mvcc/hash.ts'
 import type { KvStore } from '../mvcc/kv-store.ts'
 import type { Sql } from '../mvcc/sql.ts'
-import { ETCD_SERVER_VERSION } from '../version.ts'
+import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { SqlAlarmSet } from './alarms.ts'
 import type { ClusterConfig } from './config.ts'
 import type { KvMachineOptions, KvReply, MachineRoute } from './kv-machine.ts'
@@ -299,9 +299,12 @@ export class MemberMaintenance {
       memberID: this.deps.memberId,
       alarm: 'NOSPACE',
     })
+    // etcd proposes the activation on every refusal; once this member's NOSPACE is raised that
+    // changes nothing but adds raft entries and stored answers to a database that is full.
+    const raised = this.deps.alarms.get('NOSPACE').some((a) => a.memberID === this.deps.memberId)
     const [restReply] = await Promise.all([
       rest.length > 0 ? proposeRest(rest) : undefined,
-      this.deps.propose('alarm', alarm).catch(() => undefined),
+      raised ? undefined : this.deps.propose('alarm', alarm).catch(() => undefined),
     ])
     if (restReply !== undefined && !('results' in restReply)) return restReply
     const noSpace = toHttpError(EtcdErrors.NoSpace)
@@ -395,6 +398,9 @@ export class MemberMaintenance {
     const size = this.deps.databaseSizeBytes()
     const keys = this.deps.sql.exec('SELECT COUNT(*) AS n FROM mvcc_latest').one()['n']
     return this.metrics.collect({
+      memberIdHex: BigInt(this.deps.memberId).toString(16),
+      serverVersion: ETCD_SERVER_VERSION,
+      clusterVersion: ETCD_CLUSTER_VERSION.split('.').slice(0, 2).join('.'),
       hasLeader: raft.lead !== '',
       isLeader: raft.state === 'leader',
       isLearner: raft.config.learners.includes(raft.id),

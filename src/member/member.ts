@@ -205,6 +205,7 @@ export class Member extends DurableObject<Env> {
     try {
       if (!serializable) await core.linearizableBarrier()
     } catch (e) {
+      this.maintenance!.metrics.readIndexesFailed.inc()
       return this.failure(e)
     }
     const results = reads.map((r) => this.machine!.read(r.route, r.body))

@@ -141,6 +141,10 @@ export function grpcCodeName(code: number): string {
 
 /** What is read from the member when scraped (gauges). */
 export interface MemberGauges {
+  /** The member id in hexadecimal, as etcd labels etcd_server_id. */
+  memberIdHex: string
+  serverVersion: string
+  clusterVersion: string
   hasLeader: boolean
   isLeader: boolean
   isLearner: boolean
@@ -202,6 +206,11 @@ export class MemberMetrics {
     'Histogram of response latency (seconds) of gRPC that had been application-level handled by the server.',
     DEFAULT_BUCKETS,
   )
+  readonly readIndexesFailed = new Series(
+    'etcd_server_read_indexes_failed_total',
+    'The total number of failed read indexes seen.',
+    'counter',
+  )
   /** Proposals this member is waiting on (etcd_server_proposals_pending). */
   pendingProposals = 0
 
@@ -214,13 +223,31 @@ export class MemberMetrics {
 
   /** Every family, with the gauges read now. */
   collect(g: MemberGauges): MetricFamily[] {
-    const gauge = (name: string, help: string, value: number): MetricFamily => ({
-      name,
-      help,
-      type: 'gauge',
-      samples: [{ name, labels: {}, value }],
-    })
+    const gauge = (
+      name: string,
+      help: string,
+      value: number,
+      labels: Record<string, string> = {},
+    ): MetricFamily => ({ name, help, type: 'gauge', samples: [{ name, labels, value }] })
     return [
+      gauge(
+        'etcd_server_version',
+        "Which version is running. 1 for 'server_version' label with current version.",
+        1,
+        { server_version: g.serverVersion },
+      ),
+      gauge(
+        'etcd_cluster_version',
+        "Which version is running. 1 for 'cluster_version' label with current cluster version",
+        1,
+        { cluster_version: g.clusterVersion },
+      ),
+      gauge(
+        'etcd_server_id',
+        "Server or member ID in hexadecimal format. 1 for 'server_id' label with current ID.",
+        1,
+        { server_id: g.memberIdHex },
+      ),
       gauge(
         'etcd_server_has_leader',
         'Whether or not a leader exists. 1 is existence, 0 is not.',
@@ -253,6 +280,7 @@ export class MemberMetrics {
         g.pendingProposals,
       ),
       this.proposalsFailed.collect(),
+      this.readIndexesFailed.collect(),
       gauge(
         'etcd_server_quota_backend_bytes',
         'Current backend storage quota size in bytes.',

@@ -6,6 +6,9 @@ import { MemberMetrics, type MemberGauges } from '../../src/member/metrics.ts'
 import { parsePrometheusText, sampleSum, sampleValue } from '../support/prometheus.ts'
 
 const gauges: MemberGauges = {
+  memberIdHex: 'bdae9bbc11dd390d',
+  serverVersion: '3.4.23',
+  clusterVersion: '3.4',
   hasLeader: true,
   isLeader: false,
   isLearner: false,
@@ -46,6 +49,9 @@ describe('the /metrics page', () => {
       sampleValue(parsed, 'grpc_server_handling_seconds_bucket', { member: 'm1', le: '+Inf' }),
     ).toBe(2)
     expect(page.match(/^# TYPE etcd_server_has_leader /gm)).toHaveLength(1)
+    expect(
+      sampleValue(parsed, 'etcd_server_id', { member: 'm1', server_id: 'bdae9bbc11dd390d' }),
+    ).toBe(1)
   })
 
   it.each([
