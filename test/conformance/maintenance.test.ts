@@ -144,6 +144,28 @@ describe.skipIf(!haveEtcd)('maintenance vs etcd 3.4', () => {
         ...(comparable(want) as object),
       })
     }
+    // The same history on both: every member's HashKV over the gateway equals etcd's own
+    // (etcdctl, over gRPC), once the member has applied everything.
+    const theirs = (
+      JSON.parse(etcd.etcdctl('endpoint', 'hashkv', '-w', 'json')) as {
+        HashKV: { header: { revision: number }; hash: number; compact_revision: number }
+      }[]
+    )[0]!.HashKV
+    for (const m of ['m1', 'm2', 'm3']) {
+      let ours: { header: { revision: string }; hash: number; compact_revision: string }
+      const deadline = Date.now() + 10_000
+      do {
+        ours = (await call(cluster.url, post(`/v3/maintenance/hashkv?member=${m}`)))
+          .json as typeof ours
+        if (Number(ours.header.revision) >= theirs.header.revision) break
+        await new Promise((r) => setTimeout(r, 50))
+      } while (Date.now() < deadline)
+      expect({ m, hash: ours.hash, compact: Number(ours.compact_revision) }).toEqual({
+        m,
+        hash: theirs.hash,
+        compact: theirs.compact_revision,
+      })
+    }
   })
 
   it('filling past the quota, then compact + defragment + disarm, answer as etcd does', async () => {
