@@ -122,7 +122,10 @@ function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
   return Promise.race([p, new Promise<T>((resolve) => setTimeout(() => resolve(fallback), ms))])
 }
 
-/** The health facts of one member (the named one, or whichever answers first). */
+/**
+ * The health facts of one member: the named one, else the leader the front door knows (the
+ * member its clients' writes and linearizable reads go to), else whichever answers first.
+ */
 async function memberHealth(
   c: Context<AppEnv>,
 ): Promise<{ member: MemberHandle; health: MemberHealth } | undefined> {
@@ -130,7 +133,7 @@ async function memberHealth(
   const members = chosen(c, cluster)
   if (!members) return undefined
   return within(
-    callWithFailover(cluster.config.clusterName, members, 'any', CHECK_TIMEOUT_MS, async (m) => {
+    callWithFailover(cluster.config.clusterName, members, 'leader', CHECK_TIMEOUT_MS, async (m) => {
       const r = replyOf(await m.stub.maintenanceCall(m.spec.name, 'health', ''))
       return { member: m, health: JSON.parse(r.body) as MemberHealth }
     }).catch(() => undefined),
