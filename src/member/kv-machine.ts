@@ -23,6 +23,9 @@ import type { ApplyResult, StateMachine } from './state-machine.ts'
 
 export type { KvRoute }
 
+/** A route of a replicated entry: a KV request, or one an extra handler serves (e.g. 'alarm'). */
+export type MachineRoute = KvRoute | 'alarm'
+
 /** An answer ready for HTTP: etcd's status and JSON body. */
 export interface KvReply {
   status: number
@@ -32,7 +35,7 @@ export interface KvReply {
 /** What a KV entry's data holds. */
 interface KvEntry {
   id: string
-  route: KvRoute
+  route: MachineRoute
   body: string
 }
 
@@ -50,6 +53,10 @@ export interface KvMachineOptions {
   transaction: <T>(fn: () => T) => T
   /** The store's cap on one range reply (default: the store's). */
   maxRangeResponseBytes?: number
+  /** Replicated entries that are not KV requests, by route: body and raft index → answer. */
+  routes?: Partial<Record<MachineRoute, (body: string, index: number) => KvReply>>
+  /** A KV write refused at apply (etcd's capped/corrupt appliers while an alarm is raised). */
+  refuse?: (request: KvRequest) => EtcdError | null
 }
 
 /** Carries a failed request's answer out of the transaction it rolls back. */
@@ -80,7 +87,7 @@ export class KvMachine implements StateMachine {
   }
 
   /** The data of the entry that proposes a KV request. */
-  static entry(requestId: string, route: KvRoute, body: string): string {
+  static entry(requestId: string, route: MachineRoute, body: string): string {
     const entry: KvEntry = { id: requestId, route, body }
     return JSON.stringify(entry)
   }
@@ -106,7 +113,8 @@ export class KvMachine implements StateMachine {
     if (seen) {
       reply = JSON.parse(String(seen['response'])) as KvReply
     } else {
-      reply = this.executeAtomically(route, body)
+      const handler = this.options.routes?.[route]
+      reply = handler ? handler(body, entry.index) : this.executeAtomically(route as KvRoute, body)
       this.sql.exec(
         'INSERT INTO member_requests (request_id, applied_index, response) VALUES (?, ?, ?)',
         id,
@@ -202,6 +210,10 @@ export class KvMachine implements StateMachine {
         maxTxnOps: this.options.maxTxnOps,
         maxRequestBytes: this.options.maxRequestBytes,
       })
+      if (needsConsensus(request)) {
+        const refusal = this.options.refuse?.(request)
+        if (refusal) throw refusal
+      }
       return { status: 200, body: encodeKvResponse(executeKv(this.store, request), this.header()) }
     } catch (err) {
       // Expected outcomes become etcd's answer; anything else is a bug or a storage failure,

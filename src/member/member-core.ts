@@ -36,6 +36,8 @@ export interface MemberCoreOptions {
   randomSeed: number
   /** Called after entries were applied (watchers deliver new events). */
   afterApply?: () => void
+  /** Called when the leader this member knows changes ('' = none): metrics count it. */
+  onLeaderChange?: (lead: string) => void
 }
 
 /** A running member. */
@@ -147,6 +149,12 @@ export class MemberCore {
     return this.node.status()
   }
 
+  /** Asks raft to hand leadership to `transferee` (the leader does it; thesis §3.10). */
+  transferLeader(transferee: string): void {
+    this.node.transferLeader(transferee)
+    this.loop.run()
+  }
+
   /**
    * Proposes entries (one per request, all in one Ready: group commit) and returns one promise
    * per request, settled when its entry is applied here. Followers forward to the leader (raft
@@ -237,6 +245,7 @@ export class MemberCore {
     // Read-index requests in flight die with the leader that was asked: fail them now so the
     // client retries elsewhere instead of waiting for the timeout.
     if (previous.lead !== ss.lead) {
+      this.options.onLeaderChange?.(ss.lead)
       this.readIndexes.clear()
       this.reads.rejectAll(() => new MemberError('LeaderChanged'))
     }

@@ -8,7 +8,15 @@ import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { readClusterConfig, type ClusterConfig } from './config.ts'
 import type { Env } from './env.ts'
 import { clusterId, memberId, memberObjectName } from './identity.ts'
-import { KvMachine, type KvReply, type KvRoute } from './kv-machine.ts'
+import { KvMachine, type KvReply, type KvRoute, type MachineRoute } from './kv-machine.ts'
+import { SqlAlarmSet } from './alarms.ts'
+import {
+  alarmMachineOptions,
+  INTERNAL_REQUEST_PREFIX,
+  MemberMaintenance,
+  type MaintenanceOp,
+} from './maintenance.ts'
+import type { MetricFamily } from './metrics.ts'
 import { MemberCore, MemberError } from './member-core.ts'
 import { applyMigrations } from './migrations.ts'
 import { WatchHub } from './watch-hub.ts'
@@ -54,9 +62,9 @@ export interface BatchReply {
   results: (KvReply | MemberFailure)[]
 }
 
-/** One KV write for `writeBatch`. */
+/** One KV write (or alarm request) for `writeBatch`. */
 export interface KvWrite {
-  route: KvRoute
+  route: MachineRoute
   body: string
   requestId: string
 }
@@ -87,6 +95,7 @@ export class Member extends DurableObject<Env> {
   private machine: KvMachine | undefined
   private watches: WatchHub | undefined
   private sockets: SocketWatches | undefined
+  private maintenance: MemberMaintenance | undefined
   private lastProgressNotifyMs = Date.now()
   private tickTimer: ReturnType<typeof setTimeout> | undefined
   private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
@@ -160,6 +169,23 @@ export class Member extends DurableObject<Env> {
       // from the leader's next heartbeat. The caller learns the leader from the answer.
       return this.peer(leaderName).writeBatch(leaderName, writes)
     }
+    // etcd's quota check before proposing (raises NOSPACE and refuses what does not fit).
+    const refused = this.maintenance!.overQuota(writes)
+    if (refused.size > 0) {
+      return this.maintenance!.refuseOverQuota(writes, refused, (rest) =>
+        this.proposeWrites(core, rest),
+      )
+    }
+    return this.proposeWrites(core, writes)
+  }
+
+  /** Proposes writes through raft (group commit) and waits for their answers. */
+  private async proposeWrites(
+    core: MemberCore,
+    writes: KvWrite[],
+  ): Promise<BatchReply | MemberFailure> {
+    const startedMs = Date.now()
+    const metrics = this.maintenance!.metrics
     let pending: Promise<{ value: unknown }>[]
     try {
       pending = core.propose(
@@ -171,13 +197,14 @@ export class Member extends DurableObject<Env> {
     } catch (e) {
       return this.failure(e)
     }
+    metrics.pendingProposals += pending.length
     const settled = await Promise.allSettled(pending)
-    return {
-      leaderName: this.nameById.get(core.lead),
-      results: settled.map((s) =>
-        s.status === 'fulfilled' ? (s.value.value as KvReply) : this.failure(s.reason),
-      ),
-    }
+    metrics.pendingProposals -= pending.length
+    const results = settled.map((s) =>
+      s.status === 'fulfilled' ? (s.value.value as KvReply) : this.failure(s.reason),
+    )
+    this.maintenance!.recordRequests(writes, results, startedMs)
+    return { leaderName: this.nameById.get(core.lead), results }
   }
 
   /**
@@ -190,17 +217,36 @@ export class Member extends DurableObject<Env> {
     serializable: boolean,
   ): Promise<BatchReply | MemberFailure> {
     const core = this.ensureStarted(name)
+    const startedMs = Date.now()
     try {
       if (!serializable) await core.linearizableBarrier()
     } catch (e) {
+      this.maintenance!.metrics.readIndexesFailed.inc()
       return this.failure(e)
     }
-    return {
-      leaderName: this.nameById.get(core.lead),
-      results: reads.map((r) =>
-        r.request ? this.machine!.readDecoded(r.request) : this.machine!.read(r.route, r.body),
-      ),
-    }
+    const results = reads.map((r) =>
+      r.request ? this.machine!.readDecoded(r.request) : this.machine!.read(r.route, r.body),
+    )
+    this.maintenance!.recordRequests(reads, results, startedMs)
+    return { leaderName: this.nameById.get(core.lead), results }
+  }
+
+  // ---- maintenance (src/member/maintenance.ts) ---------------------------------------------
+
+  /** A maintenance RPC answered by this member (status, hash, hashkv, defragment, moveLeader). */
+  async maintenanceCall(
+    name: string,
+    op: MaintenanceOp,
+    body: string,
+  ): Promise<KvReply | MemberFailure> {
+    this.ensureStarted(name)
+    return this.maintenance!.handle(op, body)
+  }
+
+  /** This member's Prometheus metric families (counters since the object started). */
+  async metrics(name: string): Promise<MetricFamily[]> {
+    this.ensureStarted(name)
+    return this.maintenance!.collectMetrics()
   }
 
   // ---- watch streams (fetch from the front door: chunked HTTP or WebSocket) -----------------
@@ -250,6 +296,7 @@ export class Member extends DurableObject<Env> {
     if (this.env.DEV_FAULTS === 'true' && needsChunks(messages, this.config.snapshotChunkBytes)) {
       throw new Error('a snapshot larger than SNAPSHOT_CHUNK_BYTES arrived in one call')
     }
+    this.maintenance!.recordReceived(messages)
     core.receive(messages)
   }
 
@@ -275,6 +322,7 @@ export class Member extends DurableObject<Env> {
       this.snapshotTransfersFailed++
       throw e
     }
+    this.maintenance!.recordReceived(messages)
     core.receive(messages)
   }
 
@@ -350,6 +398,7 @@ export class Member extends DurableObject<Env> {
   private tick(): void {
     this.core!.tick()
     const now = Date.now()
+    this.maintenance!.onTick(now)
     if (now - this.lastProgressNotifyMs >= this.config.watchProgressNotifyIntervalMs) {
       this.lastProgressNotifyMs = now
       this.watches!.progressNotify()
@@ -404,7 +453,9 @@ export class Member extends DurableObject<Env> {
     this.name = name
     const id = memberId(this.config.clusterName, name)
     const storage = this.ctx.storage
+    const alarms = new SqlAlarmSet(storage.sql)
     this.machine = new KvMachine(storage.sql, {
+      ...alarmMachineOptions(alarms),
       clusterId: clusterId(this.config.clusterName),
       memberId: id,
       raftTerm: () => this.core?.status().term ?? 0,
@@ -427,10 +478,29 @@ export class Member extends DurableObject<Env> {
       now: () => Date.now(),
     })
     for (const ws of this.ctx.getWebSockets()) this.sockets.streamOf(ws)
+    const maintenance = new MemberMaintenance({
+      sql: storage.sql,
+      store: this.machine.store,
+      alarms,
+      config: this.config,
+      memberId: id,
+      core: () => this.core!,
+      header,
+      databaseSizeBytes: () => storage.sql.databaseSize,
+      leaderName: () => this.nameById.get(this.core!.lead),
+      propose: async (route, body) => {
+        const requestId = INTERNAL_REQUEST_PREFIX + crypto.randomUUID()
+        const r = await this.writeBatch(name, [{ route, body, requestId }])
+        return 'results' in r ? r.results[0]! : r
+      },
+      forward: (leader, op, body) => this.peer(leader).maintenanceCall(leader, op, body),
+      requestTimeoutMs: REQUEST_TIMEOUT_EXTRA_MS + 2 * this.config.electionTimeoutMs,
+    })
+    this.maintenance = maintenance
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!
     this.core = new MemberCore(
       storage.sql,
-      (fn) => storage.transactionSync(fn),
+      (fn) => maintenance.timeCommit(() => storage.transactionSync(fn)),
       this.machine,
       (to, messages) => this.deliver(to, messages),
       {
@@ -444,6 +514,7 @@ export class Member extends DurableObject<Env> {
           this.watches!.notify()
           this.sockets!.persistAll()
         },
+        onLeaderChange: (lead) => maintenance.onLeaderChange(lead),
       },
     )
     void this.ensureAlarm()
@@ -477,9 +548,14 @@ export class Member extends DurableObject<Env> {
     // Test-only faults (DEV_FAULTS): randomness and time are fine here, in the shell.
     if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs * Math.random()))
+    const startedMs = Date.now()
     try {
       const chunkChars = this.config.snapshotChunkBytes
-      if (!needsChunks(messages, chunkChars)) return await this.peer(name).receive(name, messages)
+      if (!needsChunks(messages, chunkChars)) {
+        await this.peer(name).receive(name, messages)
+        this.maintenance!.recordSent(to, messages, (Date.now() - startedMs) / 1000)
+        return
+      }
       // A snapshot too large for one call goes in chunks, one call each, in order.
       const from = memberId(this.config.clusterName, this.name!)
       const { chunks, final } = splitSnapshot(messages, chunkChars, crypto.randomUUID())
@@ -493,7 +569,9 @@ export class Member extends DurableObject<Env> {
         await this.peer(name).receiveSnapshotChunk(name, from, chunk)
       }
       await this.peer(name).receiveChunked(name, from, final)
+      this.maintenance!.recordSent(to, messages, (Date.now() - startedMs) / 1000)
     } catch (e) {
+      this.maintenance!.recordSendFailure(to)
       this.peerStubs.delete(name)
       throw e
     }
