@@ -60,7 +60,8 @@ export interface KvRead {
 }
 
 /** Test-only faults a member can be told to suffer (DEV_FAULTS). */
-export type DevFault = 'isolate' | 'heal' | 'crash' | 'drop' | 'delay'
+export type DevFault =
+  'isolate' | 'heal' | 'crash' | 'drop' | 'delay' | 'skew' | 'unsafe-local-reads'
 
 /** The keep-alive alarm fires every this many heartbeat intervals. */
 const KEEPALIVE_TICKS = 10
@@ -85,6 +86,10 @@ export class Member extends DurableObject<Env> {
   private isolated = false
   private dropRate = 0
   private delayMs = 0
+  /** Test-only: this member's tick interval is heartbeatIntervalMs × tickScale (clock skew). */
+  private tickScale = 1
+  /** Test-only MUTATION: linearizable reads served locally, without ReadIndex (a bug on purpose). */
+  private unsafeLocalReads = false
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -175,7 +180,7 @@ export class Member extends DurableObject<Env> {
   ): Promise<BatchReply | MemberFailure> {
     const core = this.ensureStarted(name)
     try {
-      if (!serializable) await core.linearizableBarrier()
+      if (!serializable && !this.unsafeLocalReads) await core.linearizableBarrier()
     } catch (e) {
       return this.failure(e)
     }
@@ -237,7 +242,10 @@ export class Member extends DurableObject<Env> {
    * `isolate`: drop all raft traffic to and from this member; `heal`: undo every fault;
    * `crash`: lose memory and restart from storage (the Durable Object is reset, SQLite is kept);
    * `drop`: lose each outgoing batch with probability `value` (0–1); `delay`: hold each
-   * outgoing batch `value` ms (so batches also overtake each other: reordering).
+   * outgoing batch `value` ms (so batches also overtake each other: reordering); `skew`: tick
+   * every `value` × the heartbeat interval (a fast or slow clock); `unsafe-local-reads`: a
+   * deliberate bug, linearizable reads answered from local state without ReadIndex, so tests can
+   * show the linearizability checker catches it.
    */
   async devFault(name: string, fault: DevFault, value = 0): Promise<void> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
@@ -247,9 +255,13 @@ export class Member extends DurableObject<Env> {
       this.isolated = false
       this.dropRate = 0
       this.delayMs = 0
+      this.tickScale = 1
+      this.unsafeLocalReads = false
     }
     if (fault === 'drop') this.dropRate = value
     if (fault === 'delay') this.delayMs = value
+    if (fault === 'skew' && value > 0) this.tickScale = value
+    if (fault === 'unsafe-local-reads') this.unsafeLocalReads = true
     if (fault === 'crash') this.ctx.abort('crash injected by a test')
   }
 
@@ -286,7 +298,7 @@ export class Member extends DurableObject<Env> {
       this.tickTimer = undefined
       this.tick()
       this.startTicking()
-    }, this.config.heartbeatIntervalMs)
+    }, this.config.heartbeatIntervalMs * this.tickScale)
   }
 
   private tick(): void {
