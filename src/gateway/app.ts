@@ -17,6 +17,7 @@ import {
   type AppEnv,
 } from './cluster.ts'
 import { registerDevRoutes } from './dev-routes.ts'
+import { unmatchedResponse } from './unmatched.ts'
 import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
 import type { MemberHandle } from './members.ts'
 import { callWithFailover, RetryableError, unavailable } from './routing.ts'
@@ -181,9 +182,7 @@ export function createApp(): Hono<AppEnv> {
   registerDevRoutes(app)
 
   app.notFound((c) =>
-    c.req.method === 'GET' && /^\/v3(beta|alpha)?\//.test(c.req.path)
-      ? textResponse('Method Not Allowed\n', 405)
-      : textResponse('404 page not found\n', 404),
+    unmatchedResponse(c.req.method, c.req.path, (path) => app.routes.some((r) => r.path === path)),
   )
   app.onError((err) => errorResponse(err))
   return app

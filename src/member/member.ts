@@ -88,6 +88,8 @@ export class Member extends DurableObject<Env> {
   private delayMs = 0
   /** Test-only: this member's tick interval is heartbeatIntervalMs × tickScale (clock skew). */
   private tickScale = 1
+  /** When this object last booted (a crash or restart boots it again): tests detect crashes. */
+  private bootedAtMs = 0
   /** Test-only MUTATION: linearizable reads served locally, without ReadIndex (a bug on purpose). */
   private unsafeLocalReads = false
 
@@ -266,7 +268,9 @@ export class Member extends DurableObject<Env> {
   }
 
   /** Test-only: HashKV of this member's store at its current revision (for agreement checks). */
-  async devHashKv(name: string): Promise<{ hash: number; revision: number; appliedIndex: number }> {
+  async devHashKv(
+    name: string,
+  ): Promise<{ hash: number; revision: number; appliedIndex: number; bootedAtMs: number }> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
     this.ensureStarted(name)
     const store = this.machine!.store
@@ -274,6 +278,7 @@ export class Member extends DurableObject<Env> {
       hash: store.hashKV().hash,
       revision: store.currentRevision(),
       appliedIndex: store.appliedIndex(),
+      bootedAtMs: this.bootedAtMs,
     }
   }
 
@@ -356,6 +361,7 @@ export class Member extends DurableObject<Env> {
 
   private boot(name: string): MemberCore {
     this.name = name
+    this.bootedAtMs = Date.now()
     const id = memberId(this.config.clusterName, name)
     const storage = this.ctx.storage
     this.machine = new KvMachine(storage.sql, {

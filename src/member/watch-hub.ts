@@ -188,7 +188,13 @@ export class WatchHub {
       id,
       key: req.key,
       rangeEnd: req.rangeEnd,
-      nextRev: req.startRevision > 0 ? req.startRevision : revision + 1,
+      // etcd: 0 means "from now"; a negative start below the compacted revision (-1 if never
+      // compacted) is canceled as compacted, like any start behind compaction (deliver does it).
+      nextRev:
+        req.startRevision > 0 ||
+        (req.startRevision < 0 && req.startRevision < this.store.compactedRevision())
+          ? req.startRevision
+          : revision + 1,
       noPut: req.filters.includes(WATCH_FILTER.NOPUT),
       noDelete: req.filters.includes(WATCH_FILTER.NODELETE),
       prevKv: req.prevKv,
@@ -208,10 +214,12 @@ export class WatchHub {
       if (w.nextRev < compacted) {
         // Never skip events silently: a watcher behind compaction is canceled (etcd ErrCompacted).
         stream.watchers.delete(w.id)
+        // etcd sets canceled from compact_revision != 0, so after a compaction at revision 0
+        // the answer says neither (measured with etcd 3.4 by the bad-input fuzzer).
         this.send(stream, {
           revision: 0,
           watchId: w.id,
-          canceled: true,
+          canceled: compacted !== 0,
           compactRevision: compacted,
         })
         return
