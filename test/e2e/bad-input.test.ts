@@ -119,9 +119,12 @@ async function wsAnswers(url: string, frames: (string | Buffer)[]): Promise<stri
   const got: string[] = []
   await new Promise<void>((resolve) => {
     let idle: ReturnType<typeof setTimeout> | undefined
+    // Once we stop listening, our own terminate's close event is not the server's answer.
+    let listening = true
     const settle = (ms: number) => {
       clearTimeout(idle)
       idle = setTimeout(() => {
+        listening = false
         ws.terminate()
         resolve()
       }, ms)
@@ -131,6 +134,7 @@ async function wsAnswers(url: string, frames: (string | Buffer)[]): Promise<stri
       settle(700)
     })
     ws.on('message', (data) => {
+      if (!listening) return
       const text = String(data)
       try {
         const parsed = JSON.parse(text) as { result?: unknown }
@@ -145,6 +149,8 @@ async function wsAnswers(url: string, frames: (string | Buffer)[]): Promise<stri
       settle(400)
     })
     ws.on('close', () => {
+      if (!listening) return
+      listening = false
       got.push('(closed)')
       clearTimeout(idle)
       resolve()
