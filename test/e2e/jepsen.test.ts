@@ -35,7 +35,8 @@ describe('fault schedules (short)', () => {
       expect(result.durability, result.text).toEqual([])
       expect(result.watch, result.text).toEqual([])
       // The run did what it claims: faults were injected and clients got answers.
-      expect(result.faultLog.length, result.text).toBeGreaterThan(1)
+      const injected = result.faultLog.filter((l) => !/cut watcher|healed/.test(l))
+      expect(injected.length, result.text).toBeGreaterThan(0)
       const ok = result.history.ops.filter((op) => op.outcome === 'ok')
       expect(ok.length, result.text).toBeGreaterThan(20)
       expect(new Set(ok.map((op) => op.via)).size, result.text).toBeGreaterThanOrEqual(3)
