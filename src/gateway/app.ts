@@ -16,6 +16,7 @@ import {
   REQUEST_DEADLINE_MS,
   type AppEnv,
 } from './cluster.ts'
+import { decodeEmptyRequest } from '../api/empty-request.ts'
 import { registerDevRoutes } from './dev-routes.ts'
 import { unmatchedResponse } from './unmatched.ts'
 import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
@@ -144,7 +145,7 @@ export function createApp(): Hono<AppEnv> {
     app.post(`${prefix}/maintenance/status`, async (c) => {
       const { config, members } = clusterOf(c)
       try {
-        await readBody(c.req.raw, bodyCap(config))
+        decodeEmptyRequest(await readBody(c.req.raw, bodyCap(config)))
         const s = await anyStatus({ config, members })
         return jsonResponse(JSON.stringify(statusBody(s)))
       } catch (e) {
@@ -155,7 +156,7 @@ export function createApp(): Hono<AppEnv> {
     app.post(`${prefix}/cluster/member/list`, async (c) => {
       const { config, members } = clusterOf(c)
       try {
-        await readBody(c.req.raw, bodyCap(config))
+        decodeEmptyRequest(await readBody(c.req.raw, bodyCap(config)))
         const s = await anyStatus({ config, members })
         const origin = new URL(c.req.url).origin
         return jsonResponse(
