@@ -2,10 +2,11 @@
 // runtime with DEV_FAULTS on and runs N seeded fault runs (jepsen.ts), cycling through the
 // schedules (or only NAME), then prints `N histories checked, N violations`. A failing run
 // prints its history summary, the violations and the command that replays it. Exit code 1 on
-// any violation, 2 if some history could not be decided within the checker's budget.
+// any violation or a run that could not finish, 2 if some history could not be decided within
+// the checker's budget.
 import { parseArgs } from 'node:util'
 import { SCHEDULES, scheduleNamed } from './fault-schedules.ts'
-import { runSchedule } from './jepsen.ts'
+import { replayCommand, runSchedule } from './jepsen.ts'
 import { startRuntime } from './runtime.ts'
 
 const { values } = parseArgs({
@@ -31,6 +32,7 @@ const runtime = await startRuntime()
 let checked = 0
 let violations = 0
 let undecided = 0
+let errors = 0
 let ops = 0
 const started = Date.now()
 try {
@@ -39,7 +41,18 @@ try {
     // Seeds follow one another from the first, so any run is replayed by its own seed.
     const seed = (firstSeed + i) >>> 0
     const runStarted = Date.now()
-    const result = await runSchedule(runtime, { schedule, seed, durationMs })
+    let result
+    try {
+      result = await runSchedule(runtime, { schedule, seed, durationMs })
+    } catch (e) {
+      // The run could not finish (no leader in 60 s, a member that never caught up): that is a
+      // failure too. Restart the runtime from its data and go on with the next run.
+      errors++
+      console.log(`run ${i + 1}/${runs} ${schedule.name} seed ${seed}: ERROR ${String(e)}`)
+      console.log(`replay: ${replayCommand(schedule.name, seed, durationMs)}`)
+      await runtime.killAndRestart()
+      continue
+    }
     checked++
     ops += result.history.ops.length
     const bad = result.violations > 0
@@ -61,6 +74,7 @@ try {
 console.log(
   `${checked} histories checked, ${violations} violations` +
     (undecided ? `, ${undecided} undecided (checker budget)` : '') +
+    (errors ? `, ${errors} runs that could not finish` : '') +
     ` (${ops} ops, ${((Date.now() - started) / 1000).toFixed(0)} s, runtime restarts ${runtime.restarts()})`,
 )
-process.exit(violations > 0 ? 1 : undecided > 0 ? 2 : 0)
+process.exit(violations > 0 || errors > 0 ? 1 : undecided > 0 ? 2 : 0)
