@@ -119,11 +119,20 @@ const killRuntime: Schedule = {
 
 const tickSkew: Schedule = {
   name: 'tick-skew',
-  description: "each member's clock runs at 0.25–4× the heartbeat interval, changing every 1–2 s",
+  description:
+    "each member's clock runs at 0.25–4× the heartbeat interval, changing every 1–2 s; half " +
+    'the time the leader is cut off meanwhile, so members with skewed clocks elect a new one',
   gapMs: [100, 300],
   async episode(ctx) {
     for (const m of ctx.members) await ctx.fault(m, 'skew', pick(ctx.rng, [0.25, 0.5, 1, 2, 4]))
+    const leader = ctx.rng.int(2) === 0 ? await ctx.leader() : undefined
+    if (leader !== undefined) await ctx.fault(leader, 'isolate')
     await ctx.sleep(between(ctx.rng, [1000, 2000]))
+    // Heal the partition but keep the skew (the next episode sets new clocks).
+    if (leader !== undefined) {
+      await ctx.fault(leader, 'heal')
+      await ctx.fault(leader, 'skew', pick(ctx.rng, [0.25, 0.5, 1, 2, 4]))
+    }
   },
 }
 
