@@ -14,7 +14,7 @@ import {
 import type { HeaderContext } from '../api/kv-service.ts'
 import type { KvStore } from '../mvcc/kv-store.ts'
 import type { MvccEvent } from '../mvcc/types.ts'
-import { keySpan, spanContains } from '../mvcc/key-range.ts'
+import { compareBytes, keySpan, spanContains } from '../mvcc/key-range.ts'
 
 /** key = range_end = NUL: every key (etcd's convention). */
 const ALL_KEYS = new Uint8Array([0])
@@ -173,6 +173,19 @@ export class WatchHub {
 
   private create(stream: WatchStream, req: WatchCreateRequest): void {
     const revision = this.store.currentRevision()
+    // etcd mvcc watchStream.Watch: a range_end (other than "\0", from-key) at or before the key
+    // is refused before the duplicate-ID check (found by the bad-input fuzzer).
+    const fromKey = req.rangeEnd.length === 1 && req.rangeEnd[0] === 0
+    if (req.rangeEnd.length > 0 && !fromKey && compareBytes(req.key, req.rangeEnd) >= 0) {
+      this.send(stream, {
+        revision,
+        watchId: -1,
+        created: true,
+        canceled: true,
+        cancelReason: 'mvcc: watcher range is empty',
+      })
+      return
+    }
     if (req.watchId !== 0 && stream.watchers.has(req.watchId)) {
       this.send(stream, {
         revision,
