@@ -35,6 +35,9 @@ describe('Go JSON decoding', () => {
     ['{"key":1.}', "invalid character '}' after decimal point in numeric literal"],
     ['{"key":1e}', "invalid character '}' in exponent of numeric literal"],
     ["{'a':1}", "invalid character '\\'' looking for beginning of object key string"],
+    // Non-ASCII: Go names the first UTF-8 byte as the rune U+00XX (etcd 3.4, bad-input fuzzer).
+    ['\u00e9', "invalid character 'Ã' looking for beginning of value"],
+    ['\ufffd{}', "invalid character 'ï' looking for beginning of value"],
   ])('%s → %s', (text, message) => {
     expect(decoderError(text)).toBe(message)
   })

@@ -11,6 +11,8 @@ import type { BatchReply, KvRead, KvWrite, MemberFailure } from '../member/membe
 import { anyStatus, bodyCap, clusterOf, REQUEST_DEADLINE_MS, type AppEnv } from './cluster.ts'
 import { registerDevRoutes } from './dev-routes.ts'
 import { registerMaintenanceRoutes, registerObservabilityRoutes } from './maintenance-routes.ts'
+import { decodeEmptyRequest } from '../api/empty-request.ts'
+import { unmatchedResponse } from './unmatched.ts'
 import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
 import type { MemberHandle } from './members.ts'
 import { callWithFailover, RetryableError, unavailable } from './routing.ts'
@@ -133,7 +135,7 @@ export function createApp(): Hono<AppEnv> {
     app.post(`${prefix}/cluster/member/list`, async (c) => {
       const { config, members } = clusterOf(c)
       try {
-        await readBody(c.req.raw, bodyCap(config))
+        decodeEmptyRequest(await readBody(c.req.raw, bodyCap(config)))
         const s = await anyStatus({ config, members })
         const origin = new URL(c.req.url).origin
         return jsonResponse(
@@ -160,9 +162,7 @@ export function createApp(): Hono<AppEnv> {
   registerDevRoutes(app)
 
   app.notFound((c) =>
-    c.req.method === 'GET' && /^\/v3(beta|alpha)?\//.test(c.req.path)
-      ? textResponse('Method Not Allowed\n', 405)
-      : textResponse('404 page not found\n', 404),
+    unmatchedResponse(c.req.method, c.req.path, (path) => app.routes.some((r) => r.path === path)),
   )
   app.onError((err) => errorResponse(err))
   return app

@@ -48,6 +48,7 @@ export function clusterOf(c: Context<AppEnv>): Cluster {
     configs.set(c.env, config)
   }
   const members = memberHandles(c.env, config)
+  const pinned = pinnedMember(c)
   if (!woken.has(config.clusterName)) {
     woken.add(config.clusterName)
     // Durable Objects run only when called: start every member once so raft can elect a leader.
@@ -60,7 +61,17 @@ export function clusterOf(c: Context<AppEnv>): Cluster {
       )
     }
   }
-  return { config, members }
+  return { config, members: pinned ? members.filter((m) => m.spec.name === pinned) : members }
+}
+
+/**
+ * Test-only (DEV_FAULTS): the `x-edge-dev-member` header pins a request to one named member, so
+ * a test's clients can enter at followers too (dev-routes.ts also serves it as /_dev/members/:name/v3/…).
+ */
+export const DEV_MEMBER_HEADER = 'x-edge-dev-member'
+
+function pinnedMember(c: Context<AppEnv>): string | undefined {
+  return c.env.DEV_FAULTS === 'true' ? c.req.header(DEV_MEMBER_HEADER) : undefined
 }
 
 /** Asks every member for its status; members that do not answer in time are left out. */

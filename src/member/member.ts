@@ -78,7 +78,8 @@ export interface KvRead {
 }
 
 /** Test-only faults a member can be told to suffer (DEV_FAULTS). */
-export type DevFault = 'isolate' | 'heal' | 'crash' | 'drop' | 'delay' | 'dropchunk'
+export type DevFault =
+  'isolate' | 'heal' | 'crash' | 'drop' | 'delay' | 'dropchunk' | 'skew' | 'unsafe-local-reads'
 
 /** The keep-alive alarm fires every this many heartbeat intervals. */
 const KEEPALIVE_TICKS = 10
@@ -110,6 +111,12 @@ export class Member extends DurableObject<Env> {
   private delayMs = 0
   /** Test-only: the next chunked snapshot sent loses this chunk (DEV_FAULTS `dropchunk`). */
   private dropChunk: number | undefined
+  /** Test-only: this member's tick interval is heartbeatIntervalMs × tickScale (clock skew). */
+  private tickScale = 1
+  /** When this object last booted (a crash or restart boots it again): tests detect crashes. */
+  private bootedAtMs = 0
+  /** Test-only MUTATION: linearizable reads served locally, without ReadIndex (a bug on purpose). */
+  private unsafeLocalReads = false
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
@@ -219,7 +226,7 @@ export class Member extends DurableObject<Env> {
     const core = this.ensureStarted(name)
     const startedMs = Date.now()
     try {
-      if (!serializable) await core.linearizableBarrier()
+      if (!serializable && !this.unsafeLocalReads) await core.linearizableBarrier()
     } catch (e) {
       this.maintenance!.metrics.readIndexesFailed.inc()
       return this.failure(e)
@@ -333,7 +340,10 @@ export class Member extends DurableObject<Env> {
    * `crash`: lose memory and restart from storage (the Durable Object is reset, SQLite is kept);
    * `drop`: lose each outgoing batch with probability `value` (0–1); `delay`: hold each
    * outgoing batch `value` ms (so batches also overtake each other: reordering);
-   * `dropchunk`: the next snapshot this member sends in chunks loses chunk number `value`.
+   * `dropchunk`: the next snapshot this member sends in chunks loses chunk number `value`;
+   * `skew`: tick every `value` × the heartbeat interval (a fast or slow clock);
+   * `unsafe-local-reads`: a deliberate bug, linearizable reads answered from local state without
+   * ReadIndex, so tests can show the linearizability checker catches it.
    */
   async devFault(name: string, fault: DevFault, value = 0): Promise<void> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
@@ -344,10 +354,14 @@ export class Member extends DurableObject<Env> {
       this.dropRate = 0
       this.delayMs = 0
       this.dropChunk = undefined
+      this.tickScale = 1
+      this.unsafeLocalReads = false
     }
     if (fault === 'dropchunk') this.dropChunk = value
     if (fault === 'drop') this.dropRate = value
     if (fault === 'delay') this.delayMs = value
+    if (fault === 'skew' && value > 0) this.tickScale = value
+    if (fault === 'unsafe-local-reads') this.unsafeLocalReads = true
     if (fault === 'crash') this.ctx.abort('crash injected by a test')
   }
 
@@ -358,6 +372,7 @@ export class Member extends DurableObject<Env> {
     appliedIndex: number
     snapshotChunksReceived: number
     snapshotTransfersFailed: number
+    bootedAtMs: number
   }> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
     this.ensureStarted(name)
@@ -368,6 +383,7 @@ export class Member extends DurableObject<Env> {
       appliedIndex: store.appliedIndex(),
       snapshotChunksReceived: this.snapshotChunksReceived,
       snapshotTransfersFailed: this.snapshotTransfersFailed,
+      bootedAtMs: this.bootedAtMs,
     }
   }
 
@@ -392,7 +408,7 @@ export class Member extends DurableObject<Env> {
       this.tickTimer = undefined
       this.tick()
       this.startTicking()
-    }, this.config.heartbeatIntervalMs)
+    }, this.config.heartbeatIntervalMs * this.tickScale)
   }
 
   private tick(): void {
@@ -451,6 +467,7 @@ export class Member extends DurableObject<Env> {
 
   private boot(name: string): MemberCore {
     this.name = name
+    this.bootedAtMs = Date.now()
     const id = memberId(this.config.clusterName, name)
     const storage = this.ctx.storage
     const alarms = new SqlAlarmSet(storage.sql)
