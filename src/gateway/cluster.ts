@@ -33,13 +33,34 @@ export interface Cluster {
 }
 
 /**
+ * Config per env object: the vars do not change within an isolate, and parsing them (and
+ * hashing member IDs) on every request was ~3 % of the front door's CPU under load.
+ */
+const configs = new WeakMap<object, ClusterConfig>()
+
+/**
  * The cluster of this request: its members as this isolate knows them (membership-view.ts;
  * the first request of an isolate discovers them and starts them, later ones refresh).
  */
 export function clusterOf(c: Context<AppEnv>): Cluster {
-  const config = readClusterConfig(c.env as unknown as Record<string, unknown>)
+  let config = configs.get(c.env)
+  if (!config) {
+    config = readClusterConfig(c.env as unknown as Record<string, unknown>)
+    configs.set(c.env, config)
+  }
   const members = currentMembers(c.env, config, (p) => c.executionCtx.waitUntil(p))
-  return { config, members }
+  const pinned = pinnedMember(c)
+  return { config, members: pinned ? members.filter((m) => m.spec.name === pinned) : members }
+}
+
+/**
+ * Test-only (DEV_FAULTS): the `x-edge-dev-member` header pins a request to one named member, so
+ * a test's clients can enter at followers too (dev-routes.ts also serves it as /_dev/members/:name/v3/…).
+ */
+export const DEV_MEMBER_HEADER = 'x-edge-dev-member'
+
+function pinnedMember(c: Context<AppEnv>): string | undefined {
+  return c.env.DEV_FAULTS === 'true' ? c.req.header(DEV_MEMBER_HEADER) : undefined
 }
 
 /** Asks every member for its status; members that do not answer in time are left out. */

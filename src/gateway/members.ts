@@ -16,11 +16,20 @@ export interface MemberHandle {
   stub: DurableObjectStub<import('../member/member.ts').Member>
 }
 
+/** Durable Object IDs and seed member IDs by object name (hashing them per request cost CPU). */
+const objectIds = new Map<string, DurableObjectId>()
+const seedIds = new Map<string, string>()
+
 /** Stubs for every member of INITIAL_CLUSTER, in its order (the seeds of discovery). */
 export function memberHandles(env: Env, config: ClusterConfig): MemberHandle[] {
   return config.members.map((spec) => {
     const objectName = memberObjectName(config.clusterName, spec.name)
-    return handle(env, spec, memberId(config.clusterName, spec.name), objectName)
+    let id = seedIds.get(objectName)
+    if (id === undefined) {
+      id = memberId(config.clusterName, spec.name)
+      seedIds.set(objectName, id)
+    }
+    return handle(env, spec, id, objectName)
   })
 }
 
@@ -51,7 +60,11 @@ function handle(env: Env, spec: MemberSpec, id: string, objectName: string): Mem
     objectName,
     get stub() {
       if (!stub) {
-        const doId = env.MEMBER.idFromName(objectName)
+        let doId = objectIds.get(objectName)
+        if (!doId) {
+          doId = env.MEMBER.idFromName(objectName)
+          objectIds.set(objectName, doId)
+        }
         stub = spec.locationHint
           ? env.MEMBER.get(doId, { locationHint: spec.locationHint as DurableObjectLocationHint })
           : env.MEMBER.get(doId)

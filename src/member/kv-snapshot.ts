@@ -14,6 +14,7 @@ const TABLES: { name: string; blobs: string[] }[] = [
   { name: 'member_requests', blobs: [] },
   { name: 'cluster_members', blobs: [] },
   { name: 'restore_staging', blobs: [] },
+  { name: 'member_alarms', blobs: [] },
 ]
 
 type Cell = string | number | null | { b64: string }

@@ -39,7 +39,7 @@ export interface RestoreOutcome {
 }
 
 /** Tables of the new cluster that a restore keeps as they are (they are not data). */
-const KEPT_TABLES = ['cluster_members', 'member_requests', 'restore_staging']
+const KEPT_TABLES = ['cluster_members', 'member_requests', 'restore_staging', 'member_alarms']
 
 /**
  * Applies one restore chunk. The last chunk of a request assembles the file and restores it,
