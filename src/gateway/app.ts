@@ -17,6 +17,7 @@ import {
   type AppEnv,
 } from './cluster.ts'
 import { registerDevRoutes } from './dev-routes.ts'
+import { registerLeaseRoutes } from './lease-routes.ts'
 import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
 import type { MemberHandle } from './members.ts'
 import { callWithFailover, RetryableError, unavailable } from './routing.ts'
@@ -139,6 +140,7 @@ export function createApp(): Hono<AppEnv> {
       }
     }
     app.on(['GET', 'POST'], `${prefix}/watch`, watch)
+    registerLeaseRoutes(app, prefix)
 
     app.post(`${prefix}/maintenance/status`, async (c) => {
       const { config, members } = clusterOf(c)

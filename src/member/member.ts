@@ -7,7 +7,9 @@ import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { readClusterConfig, type ClusterConfig } from './config.ts'
 import type { Env } from './env.ts'
 import { clusterId, memberId, memberObjectName } from './identity.ts'
-import { KvMachine, type KvReply, type KvRoute } from './kv-machine.ts'
+import { minLeaseTtlSeconds } from '../mvcc/lease-store.ts'
+import { KvMachine, type KvReply, type MachineRoute } from './kv-machine.ts'
+import { LeaseTimer } from './lease-timer.ts'
 import { MemberCore, MemberError } from './member-core.ts'
 import { applyMigrations } from './migrations.ts'
 import { WatchHub } from './watch-hub.ts'
@@ -48,14 +50,14 @@ export interface BatchReply {
 
 /** One KV write for `writeBatch`. */
 export interface KvWrite {
-  route: KvRoute
+  route: MachineRoute
   body: string
   requestId: string
 }
 
 /** One KV read for `readBatch`. */
 export interface KvRead {
-  route: KvRoute
+  route: MachineRoute
   body: string
 }
 
@@ -76,6 +78,7 @@ export class Member extends DurableObject<Env> {
   private core: MemberCore | undefined
   private machine: KvMachine | undefined
   private watches: WatchHub | undefined
+  private leases: LeaseTimer | undefined
   private sockets: SocketWatches | undefined
   private lastProgressNotifyMs = Date.now()
   private tickTimer: ReturnType<typeof setTimeout> | undefined
@@ -149,7 +152,7 @@ export class Member extends DurableObject<Env> {
       pending = core.propose(
         writes.map((w) => ({
           requestId: w.requestId,
-          data: KvMachine.entry(w.requestId, w.route, w.body),
+          data: this.leases!.entryData(w.requestId, w.route, w.body),
         })),
       )
     } catch (e) {
@@ -182,6 +185,26 @@ export class Member extends DurableObject<Env> {
     return {
       leaderName: this.nameById.get(core.lead),
       results: reads.map((r) => this.machine!.read(r.route, r.body)),
+    }
+  }
+
+  /**
+   * Lease keepalives (src/member/lease-timer.ts): answered by the leader once replicated, one
+   * LeaseKeepAliveResponse (JSON) per ID. A follower forwards them to the leader.
+   */
+  async leaseKeepAlive(
+    name: string,
+    ids: string[],
+  ): Promise<{ leaderName: string | undefined; results: string[] } | MemberFailure> {
+    const core = this.ensureStarted(name)
+    const leaderName = this.nameById.get(core.lead)
+    if (!core.isLeader && leaderName !== undefined) {
+      return this.peer(leaderName).leaseKeepAlive(leaderName, ids)
+    }
+    try {
+      return { leaderName, results: await this.leases!.keepAlive(ids) }
+    } catch (e) {
+      return this.failure(e)
     }
   }
 
@@ -291,6 +314,7 @@ export class Member extends DurableObject<Env> {
 
   private tick(): void {
     this.core!.tick()
+    this.leases!.tick()
     const now = Date.now()
     if (now - this.lastProgressNotifyMs >= this.config.watchProgressNotifyIntervalMs) {
       this.lastProgressNotifyMs = now
@@ -345,6 +369,9 @@ export class Member extends DurableObject<Env> {
   private boot(name: string): MemberCore {
     this.name = name
     const id = memberId(this.config.clusterName, name)
+    const electionTicks = Math.round(
+      this.config.electionTimeoutMs / this.config.heartbeatIntervalMs,
+    )
     const storage = this.ctx.storage
     this.machine = new KvMachine(storage.sql, {
       clusterId: clusterId(this.config.clusterName),
@@ -353,7 +380,14 @@ export class Member extends DurableObject<Env> {
       maxTxnOps: this.config.maxTxnOps,
       maxRequestBytes: this.config.maxRequestBytes,
       transaction: (fn) => storage.transactionSync(fn),
+      minLeaseTtlSeconds: minLeaseTtlSeconds(electionTicks, this.config.heartbeatIntervalMs),
+      localNowMs: () => Date.now(),
     })
+    this.leases = new LeaseTimer(
+      this.machine,
+      () => this.core!,
+      () => Date.now(),
+    )
     const header = () => ({
       clusterId: clusterId(this.config.clusterName),
       memberId: id,
@@ -375,7 +409,7 @@ export class Member extends DurableObject<Env> {
       {
         id,
         initialVoters: [...this.nameById.keys()],
-        electionTicks: Math.round(this.config.electionTimeoutMs / this.config.heartbeatIntervalMs),
+        electionTicks,
         snapshotCount: this.config.snapshotCount,
         requestTimeoutMs: REQUEST_TIMEOUT_EXTRA_MS + 2 * this.config.electionTimeoutMs,
         randomSeed: seed,
