@@ -11,9 +11,10 @@ const b = (s: string): Uint8Array => enc.encode(s)
 
 function stores(): { kv: KvStore; leases: LeaseStore } {
   const sql = mvccSql()
-  let leases: LeaseStore | undefined
-  const kv = new KvStore(sql, { leaseExists: (id) => leases!.exists(id) })
-  leases = new LeaseStore(sql, kv)
+  const ref: { leases?: LeaseStore } = {}
+  const kv = new KvStore(sql, { leaseExists: (id) => ref.leases!.exists(id) })
+  const leases = new LeaseStore(sql, kv)
+  ref.leases = leases
   return { kv, leases }
 }
 

@@ -46,18 +46,18 @@ class VirtualCluster {
     applyMigrations({ sql, transactionSync: (fn) => sql.transactionSync(fn) })
     const offset = this.offsets[this.ids.indexOf(id)]!
     const localNowMs = () => this.nowMs + offset
-    let core: MemberCore | undefined
+    const ref: { core?: MemberCore } = {}
     const machine = new KvMachine(sql, {
       clusterId: '1',
       memberId: id,
-      raftTerm: () => core?.status().term ?? 0,
+      raftTerm: () => ref.core?.status().term ?? 0,
       maxTxnOps: 128,
       maxRequestBytes: 1.5 * 1024 * 1024,
       transaction: (fn) => sql.transactionSync(fn),
       minLeaseTtlSeconds: 2,
       localNowMs,
     })
-    core = new MemberCore(
+    const core = new MemberCore(
       sql,
       (fn) => sql.transactionSync(fn),
       machine,
@@ -71,6 +71,7 @@ class VirtualCluster {
         randomSeed: Number(id) * 7919,
       },
     )
+    ref.core = core
     const leases = new LeaseTimer(machine, () => core, localNowMs)
     this.members.set(id, { id, sql, machine, core, leases })
   }
