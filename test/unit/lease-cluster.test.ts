@@ -14,6 +14,8 @@ import { NodeSql } from '../support/node-sql.ts'
 
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 const TICK_MS = 100
+/** A restored member lags by at most the time since the last lease entry (one checkpoint). */
+const CHECKPOINT_MS_BOUND = 1_000 + TICK_MS
 
 interface LeaseMember {
   id: string
@@ -37,6 +39,7 @@ class VirtualCluster {
   constructor(
     readonly ids: string[],
     private readonly offsets: number[],
+    private readonly snapshotCount = 10_000,
   ) {
     for (const id of ids) this.start(id)
   }
@@ -66,7 +69,7 @@ class VirtualCluster {
         id,
         initialVoters: this.ids,
         electionTicks: 10,
-        snapshotCount: 10_000,
+        snapshotCount: this.snapshotCount,
         requestTimeoutMs: 60_000,
         randomSeed: Number(id) * 7919,
       },
@@ -223,5 +226,28 @@ describe('leases across a leader change (virtual time, skewed member clocks)', (
     expect(await cluster.keepAlive('99')).not.toHaveProperty('TTL')
     const revoke = await cluster.write('lease/revoke', { ID: '99' })
     expect(revoke.status).toBe(404)
+  })
+
+  it('a member that installs a snapshot gets the leases and the lease clock', async () => {
+    cluster = new VirtualCluster(['1', '2', '3'], OFFSETS, 5)
+    const leader = await cluster.waitLeaseLeader()
+    const lagging = [...cluster.members.values()].find((m) => m.id !== leader.id)!
+    cluster.isolated.add(lagging.id)
+    for (let i = 0; i < 12; i++) {
+      await cluster.write('lease/grant', { ID: String(1000 + i), TTL: String(20 + i) })
+      await cluster.write('put', { key: b64(`s${i}`), value: b64('v'), lease: String(1000 + i) })
+    }
+    expect(leader.core.storage.firstIndex()).toBeGreaterThan(lagging.machine.appliedIndex() + 1)
+    cluster.isolated.delete(lagging.id)
+    await cluster.until(() => lagging.machine.appliedIndex() >= leader.machine.appliedIndex(), 500)
+    expect(lagging.machine.leases.list()).toEqual(leader.machine.leases.list())
+    expect(lagging.machine.leases.clock()).not.toBeNull()
+    // Its lease clock reads what the leader's does (it learned from the snapshot or later entries).
+    const lag =
+      leader.machine.leaseClock.now(cluster.nowMs + OFFSETS[Number(leader.id) - 1]!) -
+      lagging.machine.leaseClock.now(cluster.nowMs + OFFSETS[Number(lagging.id) - 1]!)
+    expect(lag).toBeGreaterThanOrEqual(0)
+    expect(lag).toBeLessThanOrEqual(CHECKPOINT_MS_BOUND)
+    expect(cluster.count(lagging, 's3')).toBe(1)
   })
 })
