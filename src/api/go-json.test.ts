@@ -1,5 +1,6 @@
 // Expected messages are what etcd 3.4.23's gateway answered for the same input (curl, loopback).
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import { GoDecodeError, decodeBase64Go, encodeBase64, parseGoJson } from './go-json.ts'
 
 function decoderError(text: string): string | null {
@@ -34,6 +35,9 @@ describe('Go JSON decoding', () => {
     ['{"key":1.}', "invalid character '}' after decimal point in numeric literal"],
     ['{"key":1e}', "invalid character '}' in exponent of numeric literal"],
     ["{'a':1}", "invalid character '\\'' looking for beginning of object key string"],
+    // Non-ASCII: Go names the first UTF-8 byte as the rune U+00XX (etcd 3.4, bad-input fuzzer).
+    ['\u00e9', "invalid character 'Ã' looking for beginning of value"],
+    ['\ufffd{}', "invalid character 'ï' looking for beginning of value"],
   ])('%s → %s', (text, message) => {
     expect(decoderError(text)).toBe(message)
   })
@@ -113,6 +117,25 @@ describe('nesting', () => {
       {
         t: 'object',
       },
+    )
+  })
+})
+
+describe('base64 fast paths', () => {
+  it('decode canonical base64 and encode any bytes exactly as Go does', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(3), (bytes, tweak) => {
+        const text = Buffer.from(bytes).toString('base64')
+        expect(encodeBase64(bytes)).toBe(text)
+        expect(Buffer.from(decodeBase64Go(text)).equals(Buffer.from(bytes))).toBe(true)
+        // Non-zero trailing bits before the padding: Go's StdEncoding accepts them.
+        if (text.endsWith('=') && tweak > 0) {
+          const i = text.indexOf('=') - 1
+          const alt = text.slice(0, i) + 'ABCD'[tweak]! + text.slice(i + 1)
+          const withNewline = alt.slice(0, 1) + '\n' + alt.slice(1)
+          expect(decodeBase64Go(alt)).toEqual(decodeBase64Go(withNewline))
+        }
+      }),
     )
   })
 })

@@ -75,9 +75,11 @@ function boolOf(node: GoJson): boolean {
 
 function enumOf(node: GoJson, goType: string, names: Record<string, number>): number {
   if (node.t === 'string') {
-    const v = names[node.value]
-    if (v === undefined || !Object.hasOwn(names, node.value)) {
-      throw new GoDecodeError(`unknown value ${goQuote(node.value)} for enum ${goType}`)
+    // jsonpb looks the name up, and quotes it, as it stands between the quotes, unescaped
+    // ("Don't need to do unquoting"): "\u0000" is reported as "\\u0000" (bad-input fuzzer).
+    const v = names[node.raw]
+    if (v === undefined || !Object.hasOwn(names, node.raw)) {
+      throw new GoDecodeError(`unknown value ${goQuote(node.raw)} for enum ${goType}`)
     }
     return v
   }

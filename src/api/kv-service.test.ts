@@ -128,6 +128,17 @@ describe('decoding', () => {
       '{"key":"YQ==","sort_order":"BOGUS"}',
       'unknown value "BOGUS" for enum etcdserverpb.RangeRequest_SortOrder',
     ],
+    // jsonpb takes an enum name as written, escapes and all (etcd 3.4, bad-input fuzzer).
+    [
+      'range',
+      '{"key":"YQ==","sort_order":"\\u0000"}',
+      'unknown value "\\\\u0000" for enum etcdserverpb.RangeRequest_SortOrder',
+    ],
+    [
+      'range',
+      '{"key":"YQ==","sort_order":"ASC\\u0045ND"}',
+      'unknown value "ASC\\\\u0045ND" for enum etcdserverpb.RangeRequest_SortOrder',
+    ],
     [
       'range',
       '[]',

@@ -122,6 +122,10 @@ export function splitJsonValues(text: string): { values: string[]; rest: string 
     } else if (c === '{' || c === '[') {
       if (depth === 0 && start < 0) start = i
       depth++
+    } else if ((c === '}' || c === ']') && depth === 0 && start < 0) {
+      // A closer with nothing open: its own (invalid) value, so the decoder names it as etcd's
+      // does ("invalid character ']' looking for beginning of value").
+      values.push(c)
     } else if (c === '}' || c === ']') {
       depth--
       if (depth === 0 && start >= 0) {

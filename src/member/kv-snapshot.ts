@@ -15,6 +15,9 @@ const TABLES: { name: string; blobs: string[] }[] = [
   { name: 'member_requests', blobs: [] },
   { name: 'lease', blobs: [] },
   { name: 'lease_clock', blobs: [] },
+  { name: 'cluster_members', blobs: [] },
+  { name: 'restore_staging', blobs: [] },
+  { name: 'member_alarms', blobs: [] },
 ]
 
 type Cell = string | number | null | { b64: string }

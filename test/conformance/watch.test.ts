@@ -85,4 +85,19 @@ describe.skipIf(!haveEtcd)('watch matches etcd 3.4', () => {
     const got = await scenario(cluster.url)
     expect(got).toEqual(want)
   })
+
+  // Found by the bad-input fuzzer (test/e2e/bad-input.test.ts).
+  it.each([
+    ['a range_end before the key', { key: b64('w/b'), range_end: b64('w/a') }],
+    ['a range_end equal to the key', { key: b64('w/b'), range_end: b64('w/b') }],
+    ['a negative start_revision', { key: b64('w/a'), start_revision: '-5' }],
+  ])('refuses %s as etcd does', async (_what, create) => {
+    const answer = async (url: string) => {
+      const w = await httpWatch(url, [{ create_request: create }])
+      await w.until((r) => r.some((x) => x.canceled))
+      w.close()
+      return flatten(w.results)
+    }
+    expect(await answer(cluster.url)).toEqual(await answer(etcd.url))
+  })
 })

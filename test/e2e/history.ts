@@ -56,6 +56,8 @@ export interface Operation {
   error?: string
   /** Wall time the answer took (also known for unknown outcomes, for latency reports). */
   elapsedMs: number
+  /** Where the request entered (a member's name, or the front door), when the transport says. */
+  via?: string
 }
 
 /** How a client talks to a server; tests wrap it to inject bugs. */
@@ -68,6 +70,8 @@ export interface HttpAnswer {
   status: number
   json: unknown
   text: string
+  /** Where the request entered, if the transport chose (see memberTransport). */
+  via?: string
 }
 
 /** A Transport over fetch to `baseUrl` (edge-etcd's front door or real etcd). */
@@ -110,6 +114,11 @@ export interface RecordOptions {
   /** Percentages of get / put (the rest is cas). */
   getPercent?: number
   putPercent?: number
+  /**
+   * After an UNKNOWN outcome the client waits this long before its next op, as real clients back
+   * off (while the runtime is down, connections fail at once and would flood the history).
+   */
+  backoffAfterUnknownMs?: number
 }
 
 /** A recorded history plus what the run saw. */
@@ -287,6 +296,7 @@ async function invoke(
     const answer = await options.transport.post(clientId, path, body, controller.signal)
     const now = performance.now() - t0
     op.elapsedMs = now - callMs
+    if (answer.via !== undefined) op.via = answer.via
     if (answer.status === 200) {
       const { output, revision } = parseOutput(input, answer.json)
       Object.assign(op, { outcome: 'ok', output, revision, returnMs: now })
@@ -297,6 +307,8 @@ async function invoke(
     }
   } catch (e) {
     op.elapsedMs = performance.now() - t0 - callMs
+    const via = (e as { via?: unknown } | undefined)?.via
+    if (typeof via === 'string') op.via = via
     op.error = controller.signal.aborted
       ? `timeout after ${options.requestTimeoutMs} ms`
       : String(e)
@@ -327,6 +339,8 @@ export async function recordHistory(options: RecordOptions): Promise<History> {
       const op = await invoke(options, clientId, id, keys[keyIndex]!, input, t0)
       ops[id] = op
       learn(known, keyIndex, op)
+      const backoff = options.backoffAfterUnknownMs ?? 0
+      if (op.outcome === 'unknown' && backoff > 0) await new Promise((r) => setTimeout(r, backoff))
     }
   }
   await Promise.all(Array.from({ length: options.clients }, (_, c) => client(c)))

@@ -1,6 +1,6 @@
 // Concurrent clients against the real local cluster (workerd, three member Durable Objects),
 // through the HTTP front door; the recorded history must be linearizable, also when clients
-// give up on requests early. No faults yet: the fault-injection routes do not exist. The last
+// give up on requests early. No faults here: the fault schedules are in jepsen.test.ts. The last
 // two tests break the system on purpose, in the client's transport (a client served stale
 // reads, as a lagging follower answering linearizable reads locally would; writes acknowledged
 // but never applied), and the same pipeline must report it.

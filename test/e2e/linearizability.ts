@@ -619,7 +619,8 @@ export function describeOp(op: Operation): string {
     op.returnMs === Infinity
       ? '∞'
       : `${op.outcome === 'unknown' ? '<' : ''}${op.returnMs.toFixed(1)}`
-  return `#${op.id} c${op.clientId} ${op.key} ${call} ${result}${rev} [${op.callMs.toFixed(1)}..${end} ms]`
+  const via = op.via !== undefined ? ` via ${op.via}` : ''
+  return `#${op.id} c${op.clientId}${via} ${op.key} ${call} ${result}${rev} [${op.callMs.toFixed(1)}..${end} ms]`
 }
 
 /** The whole report as text (printed on failure). */

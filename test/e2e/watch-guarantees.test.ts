@@ -1,16 +1,16 @@
 // Watch guarantees under faults: writers change a handful of keys (puts, deletes, multi-key
 // txns) while members are crashed and isolated and the watching client is cut off again and
-// again, reconnecting through the front door (to whichever member it lands on) with
-// start_revision = last seen + 1. What it received, over all its connections, must be exactly
+// again, reconnecting each time at another entry point (the front door, or m1, m2, m3 directly
+// through the DEV_FAULTS route) with start_revision = last seen + 1. What it received, over all its connections, must be exactly
 // the log's events for the range: ordered, unique, atomic, no gaps, prev_kv and creation right,
 // and every acknowledged write present. E2E_SEED=<n> replays the same fault schedule (the
 // writers' choices share a seeded generator but depend on timing).
-import WebSocket from 'ws'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { Xoshiro128 } from '../../src/raft/index.ts'
 import { startTestCluster, type TestCluster } from '../support/cluster.ts'
-import { httpWatch, type WatchResult } from '../support/watch-client.ts'
-import { checkWatchGuarantees, type Received } from './watch-guarantees.ts'
+import { httpWatch } from '../support/watch-client.ts'
+import { prefixRangeEnd, resumingWatcher } from './resuming-watcher.ts'
+import { checkWatchGuarantees } from './watch-guarantees.ts'
 
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 const SEED = Number(process.env.E2E_SEED ?? Date.now() % 100_000)
@@ -18,59 +18,6 @@ const RUN_MS = Number(process.env.E2E_WATCH_MS ?? 8_000)
 const KEYS = ['wg/a', 'wg/b', 'wg/c', 'wg/d', 'wg/e']
 const MEMBERS = ['m1', 'm2', 'm3']
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
-/** A watching client that reconnects (anywhere) and resumes from its last revision + 1. */
-function resumingWatcher(url: string, startRev: number) {
-  const received: Received[] = []
-  let next = startRev
-  let connection = 0
-  let stopped = false
-  let socket: WebSocket | undefined
-  const run = async () => {
-    while (!stopped) {
-      const ws = new WebSocket(`${url.replace(/^http/, 'ws')}/v3/watch`)
-      socket = ws
-      const conn = ++connection
-      await new Promise<void>((resolve) => {
-        ws.on('open', () =>
-          ws.send(
-            JSON.stringify({
-              create_request: {
-                key: b64('wg/'),
-                range_end: b64('wg0'),
-                prev_kv: true,
-                start_revision: String(next),
-              },
-            }),
-          ),
-        )
-        ws.on('message', (data) => {
-          const result = (JSON.parse(String(data)) as { result: WatchResult }).result
-          received.push({ connection: conn, result })
-          const last = result.events?.at(-1)
-          if (last) next = Number(last.kv.mod_revision) + 1
-          if (result.canceled) ws.close()
-        })
-        ws.on('close', () => resolve())
-        ws.on('error', () => resolve())
-      })
-      if (!stopped) await sleep(50)
-    }
-  }
-  const done = run()
-  return {
-    received,
-    next: () => next,
-    connections: () => connection,
-    /** Cuts the current connection, as a network blip or a deploy would. */
-    cut: () => socket?.terminate(),
-    stop: async () => {
-      stopped = true
-      socket?.close()
-      await done
-    },
-  }
-}
 
 describe('watch guarantees under faults', () => {
   let cluster: TestCluster
@@ -86,7 +33,16 @@ describe('watch guarantees under faults', () => {
     const rng = new Xoshiro128(SEED)
     const start = await cluster.post('/v3/kv/put', { key: b64('marker'), value: b64('0') })
     const startRev = Number((start.json as { header: { revision: string } }).header.revision) + 1
-    const watcher = resumingWatcher(cluster.url, startRev)
+    // Each reconnection enters somewhere else: the front door, then m1, m2, m3, round and round.
+    const entries = ['', ...MEMBERS]
+    let connection = 0
+    const watcher = resumingWatcher({
+      url: cluster.url,
+      key: b64('wg/'),
+      rangeEnd: prefixRangeEnd('wg/'),
+      startRevision: startRev,
+      entry: () => entries[connection++ % entries.length]!,
+    })
 
     const acknowledged: { key: string; value: string; rev: number }[] = []
     const deadline = Date.now() + RUN_MS
@@ -181,6 +137,7 @@ describe('watch guarantees under faults', () => {
     )
     expect(acknowledged.length).toBeGreaterThan(20)
     expect(watcher.connections()).toBeGreaterThan(1)
+    expect(new Set(watcher.entries()).size).toBeGreaterThan(1)
     expect(violations, `replay with E2E_SEED=${SEED}`).toEqual([])
   }, 90_000)
 })
