@@ -7,7 +7,9 @@ import {
   CompactedError,
   FutureRevError,
   KeyNotFoundError,
+  LeaseExistsError,
   LeaseNotFoundError,
+  LeaseTtlTooLargeError,
   ResponseTooLargeError,
 } from '../mvcc/errors.ts'
 import { GoDecodeError } from './go-json.ts'
@@ -182,6 +184,8 @@ export function toEtcdError(err: unknown): EtcdError {
   if (err instanceof CompactedError) return EtcdErrors.Compacted
   if (err instanceof FutureRevError) return EtcdErrors.FutureRev
   if (err instanceof LeaseNotFoundError) return EtcdErrors.LeaseNotFound
+  if (err instanceof LeaseExistsError) return EtcdErrors.LeaseExist
+  if (err instanceof LeaseTtlTooLargeError) return EtcdErrors.LeaseTTLTooLarge
   if (err instanceof KeyNotFoundError) return EtcdErrors.KeyNotFound
   if (err instanceof ResponseTooLargeError) {
     return new EtcdError(

@@ -11,6 +11,7 @@ import type { BatchReply, KvRead, KvWrite, MemberFailure } from '../member/membe
 import { anyStatus, bodyCap, clusterOf, REQUEST_DEADLINE_MS, type AppEnv } from './cluster.ts'
 import { registerClusterRoutes } from './cluster-routes.ts'
 import { registerDevRoutes } from './dev-routes.ts'
+import { registerLeaseRoutes } from './lease-routes.ts'
 import { registerMaintenanceRoutes, registerObservabilityRoutes } from './maintenance-routes.ts'
 import { registerAdminRoutes, registerSnapshotRoutes } from './snapshot-routes.ts'
 import { unmatchedResponse } from './unmatched.ts'
@@ -130,6 +131,7 @@ export function createApp(): Hono<AppEnv> {
       }
     }
     app.on(['GET', 'POST'], `${prefix}/watch`, watch)
+    registerLeaseRoutes(app, prefix)
 
     registerMaintenanceRoutes(app, prefix)
 

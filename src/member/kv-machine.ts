@@ -15,6 +15,15 @@ import {
   type KvRoute,
 } from '../api/kv-service.ts'
 import { KvStore } from '../mvcc/kv-store.ts'
+import { LeaseClock } from '../mvcc/lease-clock.ts'
+import { LeaseStore } from '../mvcc/lease-store.ts'
+import {
+  executeLease,
+  isLeaseRoute,
+  isLeaseWrite,
+  type LeaseEntryContext,
+  type LeaseRoute,
+} from '../api/lease-service.ts'
 import type { Sql } from '../mvcc/sql.ts'
 import type { ConfChange, Entry } from '../raft/index.ts'
 import { AppliedRequestIds } from './applied-requests.ts'
@@ -23,10 +32,13 @@ import { exportState, importState } from './kv-snapshot.ts'
 import { applyRestore, isRestoreEntry, type RestoreEntry } from './restore.ts'
 import type { ApplyResult, StateMachine } from './state-machine.ts'
 
-export type { KvRoute }
+export type { KvRoute, LeaseRoute }
 
-/** A route of a replicated entry: a KV request, or one an extra handler serves (e.g. 'alarm'). */
-export type MachineRoute = KvRoute | 'alarm'
+/**
+ * A route of a replicated entry or a read: a KV request, a lease request (lease-service.ts), or
+ * one an extra handler serves (e.g. 'alarm').
+ */
+export type MachineRoute = KvRoute | LeaseRoute | 'alarm'
 
 /** An answer ready for HTTP: etcd's status and JSON body. */
 export interface KvReply {
@@ -39,6 +51,8 @@ interface KvEntry {
   id: string
   route: MachineRoute
   body: string
+  /** Lease entries: the leader's lease time (and grant ID), see src/mvcc/lease-clock.ts. */
+  lease?: LeaseEntryContext
 }
 
 /** Applied-request answers older than this many entries are forgotten. */
@@ -61,6 +75,10 @@ export interface KvMachineOptions {
   refuse?: (request: KvRequest) => EtcdError | null
   /** The replicated membership table conf changes update (absent: conf changes are skipped). */
   membership?: Membership
+  /** etcd's minimum lease TTL in seconds (minLeaseTtlSeconds). */
+  minLeaseTtlSeconds: number
+  /** This member's local clock (the shell's Date.now), for the lease clock only. */
+  localNowMs: () => number
 }
 
 /** Carries a failed request's answer out of the transaction it rolls back. */
@@ -73,26 +91,44 @@ class FailedRequest extends Error {
 /** The replicated KV state machine of a member. */
 export class KvMachine implements StateMachine {
   readonly store: KvStore
+  readonly leases: LeaseStore
+  /** This member's view of lease time, learned from applied lease entries. */
+  readonly leaseClock = new LeaseClock()
   private readonly requestIds: AppliedRequestIds
 
   constructor(
     private readonly sql: Sql,
     private readonly options: KvMachineOptions,
   ) {
-    this.store = new KvStore(
-      sql,
-      options.maxRangeResponseBytes === undefined
+    this.store = new KvStore(sql, {
+      leaseExists: (id) => this.leases.exists(id),
+      ...(options.maxRangeResponseBytes === undefined
         ? {}
-        : { maxRangeResponseBytes: options.maxRangeResponseBytes },
-    )
+        : { maxRangeResponseBytes: options.maxRangeResponseBytes }),
+    })
     // Safe: every rollback of a transaction the store wrote in calls forgetCachedMeta.
     this.store.cacheMeta()
     this.requestIds = new AppliedRequestIds(sql)
+    this.leases = new LeaseStore(sql, this.store)
+    this.loadLeaseClock()
   }
 
-  /** The data of the entry that proposes a KV request. */
-  static entry(requestId: string, route: MachineRoute, body: string): string {
-    const entry: KvEntry = { id: requestId, route, body }
+  /** After a restart or a snapshot: the lease clock starts from the last lease entry applied. */
+  private loadLeaseClock(): void {
+    const clock = this.leases.clock()
+    if (clock !== null) this.leaseClock.observe(clock.term, clock.nowMs, this.options.localNowMs())
+  }
+
+  /** The data of the entry that proposes a request (lease entries carry the leader's context). */
+  static entry(
+    requestId: string,
+    route: MachineRoute,
+    body: string,
+    lease?: LeaseEntryContext,
+  ): string {
+    const entry: KvEntry = lease
+      ? { id: requestId, route, body, lease }
+      : { id: requestId, route, body }
     return JSON.stringify(entry)
   }
 
@@ -105,13 +141,18 @@ export class KvMachine implements StateMachine {
   }
 
   apply(entry: Entry): ApplyResult | undefined {
+    this.leaseClock.noteApplied(entry.term)
     if (entry.data === '') {
       this.skip(entry.index)
       return undefined
     }
     const parsed = JSON.parse(entry.data) as KvEntry | RestoreEntry
     if (isRestoreEntry(parsed)) return this.applyRestoreChunk(parsed, entry.index)
-    const { id, route, body } = parsed
+    const { id, route, body, lease } = parsed
+    if (lease) {
+      this.leaseClock.observe(entry.term, lease.nowMs, this.options.localNowMs())
+      this.leases.setClock(lease.nowMs, entry.term)
+    }
     const seen = this.requestIds.mayHave(id)
       ? this.sql.exec('SELECT response FROM member_requests WHERE request_id = ?', id).toArray()[0]
       : undefined
@@ -120,7 +161,7 @@ export class KvMachine implements StateMachine {
       reply = JSON.parse(String(seen['response'])) as KvReply
     } else {
       const handler = this.options.routes?.[route]
-      reply = handler ? handler(body, entry.index) : this.executeAtomically(route as KvRoute, body)
+      reply = handler ? handler(body, entry.index) : this.executeAtomically(route, body, lease)
       this.sql.exec(
         'INSERT INTO member_requests (request_id, applied_index, response) VALUES (?, ?, ?)',
         id,
@@ -145,14 +186,18 @@ export class KvMachine implements StateMachine {
    * (e.g. a range in it exceeds the reply cap), and etcd applies nothing of a failed request.
    * The nested transaction rolls those writes back; the error is still the answer.
    */
-  private executeAtomically(route: KvRoute, body: string): KvReply {
+  private executeAtomically(
+    route: MachineRoute,
+    body: string,
+    lease: LeaseEntryContext | undefined,
+  ): KvReply {
     // A put or a delete fails before it writes anything: no savepoint needed (it cost ~2 SQL
     // statements per write on every member).
-    if (route === 'put' || route === 'deleterange') return this.execute(route, body)
+    if (route === 'put' || route === 'deleterange') return this.execute(route, body, undefined)
     const meta = this.store.metaCheckpoint()
     try {
       return this.options.transaction(() => {
-        const reply = this.execute(route, body)
+        const reply = this.execute(route, body, lease)
         if (reply.status !== 200) throw new FailedRequest(reply)
         return reply
       })
@@ -165,8 +210,8 @@ export class KvMachine implements StateMachine {
   }
 
   /** A read served from this member's state (the caller ensured linearizability if asked). */
-  read(route: KvRoute, body: string): KvReply {
-    return this.execute(route, body)
+  read(route: MachineRoute, body: string): KvReply {
+    return this.execute(route, body, undefined)
   }
 
   afterRollback(): void {
@@ -228,10 +273,17 @@ export class KvMachine implements StateMachine {
     this.store.forgetCachedMeta()
     this.requestIds.reload()
     this.store.setAppliedIndex(index)
+    this.loadLeaseClock()
   }
 
   /** Decodes, validates, runs and encodes one request; every failure is etcd's error reply. */
-  private execute(route: KvRoute, body: string): KvReply {
+  private execute(
+    route: MachineRoute,
+    body: string,
+    lease: LeaseEntryContext | undefined,
+  ): KvReply {
+    if (isLeaseRoute(route)) return this.executeLease(route, body, lease)
+    if (route === 'alarm') throw new Error('alarm entries are served by their route handler')
     try {
       const request = decodeKvRequest(route, body)
       validateKvRequest(request, {
@@ -249,6 +301,25 @@ export class KvMachine implements StateMachine {
       if (err instanceof EtcdError || err instanceof MvccError) return toHttpError(err)
       throw err
     }
+  }
+
+  /** A lease entry (time from the entry: deterministic) or a lease read (this member's clock). */
+  private executeLease(
+    route: LeaseRoute,
+    body: string,
+    lease: LeaseEntryContext | undefined,
+  ): KvReply {
+    // Invariant: every lease write carries the leader's lease time (lease-timer.ts adds it).
+    if (isLeaseWrite(route) && lease === undefined) {
+      throw new Error(`${route} entry without lease time`)
+    }
+    return executeLease(this.leases, route, body, {
+      header: this.header(),
+      revision: () => this.store.currentRevision(),
+      minTtlSeconds: this.options.minLeaseTtlSeconds,
+      ...(lease ? { entry: lease } : {}),
+      nowMs: lease?.nowMs ?? this.leaseClock.now(this.options.localNowMs()),
+    })
   }
 
   private header(): HeaderContext {

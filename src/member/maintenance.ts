@@ -110,6 +110,14 @@ const RPC_NAMES: Record<MachineRoute, [string, string]> = {
   txn: ['etcdserverpb.KV', 'Txn'],
   compaction: ['etcdserverpb.KV', 'Compact'],
   alarm: ['etcdserverpb.Maintenance', 'Alarm'],
+  'lease/grant': ['etcdserverpb.Lease', 'LeaseGrant'],
+  'lease/revoke': ['etcdserverpb.Lease', 'LeaseRevoke'],
+  'lease/keepalive': ['etcdserverpb.Lease', 'LeaseKeepAlive'],
+  'lease/timetolive': ['etcdserverpb.Lease', 'LeaseTimeToLive'],
+  'lease/leases': ['etcdserverpb.Lease', 'LeaseLeases'],
+  // The leader's own lease entries (expiry, clock checkpoints): no client RPC.
+  'lease/expire': ['etcdserverpb.Lease', 'LeaseRevoke'],
+  'lease/checkpoint': ['etcdserverpb.Lease', 'LeaseCheckpoint'],
 }
 
 /** The gRPC code of an answer: 0 for success, else the code in etcd's error body. */

@@ -8,7 +8,7 @@ import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { readClusterConfig, type ClusterConfig } from './config.ts'
 import type { Env } from './env.ts'
 import { clusterId, identityOf, memberId } from './identity.ts'
-import { KvMachine, type KvReply, type KvRoute, type MachineRoute } from './kv-machine.ts'
+import { KvMachine, type KvReply, type MachineRoute } from './kv-machine.ts'
 import { SqlAlarmSet } from './alarms.ts'
 import {
   alarmMachineOptions,
@@ -17,6 +17,8 @@ import {
   type MaintenanceOp,
 } from './maintenance.ts'
 import type { MetricFamily } from './metrics.ts'
+import { minLeaseTtlSeconds } from '../mvcc/lease-store.ts'
+import { LeaseTimer } from './lease-timer.ts'
 import { MemberCore, MemberError } from './member-core.ts'
 import { Membership, type MemberRecord } from './membership.ts'
 import {
@@ -81,7 +83,7 @@ export interface KvWrite {
 
 /** One KV read for `readBatch`. */
 export interface KvRead {
-  route: KvRoute
+  route: MachineRoute
   body: string
   /** The body as the front door decoded and validated it (then it is not decoded again here). */
   request?: KvRequest
@@ -108,6 +110,7 @@ export class Member extends DurableObject<Env> {
   private core: MemberCore | undefined
   private machine: KvMachine | undefined
   private watches: WatchHub | undefined
+  private leases: LeaseTimer | undefined
   private sockets: SocketWatches | undefined
   private maintenance: MemberMaintenance | undefined
   private lastProgressNotifyMs = Date.now()
@@ -235,7 +238,7 @@ export class Member extends DurableObject<Env> {
       pending = core.propose(
         writes.map((w) => ({
           requestId: w.requestId,
-          data: KvMachine.entry(w.requestId, w.route, w.body),
+          data: this.leases!.entryData(w.requestId, w.route, w.body),
         })),
       )
     } catch (e) {
@@ -379,6 +382,27 @@ export class Member extends DurableObject<Env> {
     this.tickTimer = undefined
     this.core?.stop()
     this.core = undefined
+  }
+
+  /**
+   * Lease keepalives (src/member/lease-timer.ts): answered by the leader once replicated, one
+   * LeaseKeepAliveResponse (JSON) per ID. A follower forwards them to the leader.
+   */
+  async leaseKeepAlive(
+    name: string,
+    ids: string[],
+  ): Promise<{ leaderName: string | undefined; results: string[] } | MemberFailure> {
+    const core = this.ensureStarted(name)
+    const leader = this.records.get(core.lead)
+    if (!core.isLeader && leader !== undefined) {
+      return this.peer(leader).leaseKeepAlive(leader.name, ids)
+    }
+    try {
+      const results = await this.leases!.keepAlive(ids)
+      return { leaderName: this.nameOf(core.lead), results }
+    } catch (e) {
+      return this.failure(e)
+    }
   }
 
   // ---- watch streams (fetch from the front door: chunked HTTP or WebSocket) -----------------
@@ -552,6 +576,7 @@ export class Member extends DurableObject<Env> {
 
   private tick(): void {
     this.core!.tick()
+    this.leases!.tick()
     const now = Date.now()
     this.shell.checkRemoval(now, REMOVAL_CHECK_ELECTIONS * this.config.electionTimeoutMs)
     this.maintenance!.onTick(now)
@@ -633,6 +658,9 @@ export class Member extends DurableObject<Env> {
   private boot(name: string, id: string, bootstrap: boolean): MemberCore {
     this.name = name
     this.bootedAtMs = Date.now()
+    const electionTicks = Math.round(
+      this.config.electionTimeoutMs / this.config.heartbeatIntervalMs,
+    )
     const storage = this.ctx.storage
     const alarms = new SqlAlarmSet(storage.sql)
     this.membership = new Membership(storage.sql, this.config.clusterName, this.bootstrapNames)
@@ -645,7 +673,14 @@ export class Member extends DurableObject<Env> {
       maxRequestBytes: this.config.maxRequestBytes,
       transaction: (fn) => storage.transactionSync(fn),
       membership: this.membership,
+      minLeaseTtlSeconds: minLeaseTtlSeconds(electionTicks, this.config.heartbeatIntervalMs),
+      localNowMs: () => Date.now(),
     })
+    this.leases = new LeaseTimer(
+      this.machine,
+      () => this.core!,
+      () => Date.now(),
+    )
     const header = () => ({
       clusterId: clusterId(this.config.clusterName),
       memberId: id,
@@ -689,7 +724,7 @@ export class Member extends DurableObject<Env> {
       {
         id,
         initialVoters: bootstrap ? [...this.bootstrapNames.keys()] : [],
-        electionTicks: Math.round(this.config.electionTimeoutMs / this.config.heartbeatIntervalMs),
+        electionTicks,
         snapshotCount: this.config.snapshotCount,
         requestTimeoutMs: REQUEST_TIMEOUT_EXTRA_MS + 2 * this.config.electionTimeoutMs,
         randomSeed: seed,

@@ -3,6 +3,7 @@
 // list and the folder agree, so a new file cannot be forgotten here.
 import raft from '../../migrations/0001_raft.sql'
 import mvcc from '../../migrations/0002_mvcc.sql'
+import leases from '../../migrations/0003_leases.sql'
 import maintenance from '../../migrations/0004_maintenance.sql'
 import membership from '../../migrations/0005_membership.sql'
 
@@ -17,6 +18,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: '0001_raft', sql: raft },
   { id: 2, name: '0002_mvcc', sql: mvcc },
+  { id: 3, name: '0003_leases', sql: leases },
   { id: 4, name: '0004_maintenance', sql: maintenance },
   { id: 5, name: '0005_membership', sql: membership },
 ]

@@ -59,3 +59,19 @@ export class AssertionError extends Error {}
 export function assert(cond: unknown, message: string): asserts cond {
   if (!cond) throw new AssertionError(message)
 }
+
+/** etcd lease.ErrLeaseExists: a grant names an id that is already a lease. */
+export class LeaseExistsError extends MvccError {
+  readonly kind = 'lease-exists'
+  constructor() {
+    super('lease already exists')
+  }
+}
+
+/** etcd lease.ErrLeaseTTLTooLarge: a grant's TTL is above MaxLeaseTTL. */
+export class LeaseTtlTooLargeError extends MvccError {
+  readonly kind = 'lease-ttl-too-large'
+  constructor() {
+    super('too large lease TTL')
+  }
+}

@@ -320,6 +320,17 @@ describe.skipIf(!haveEtcd)('bad input, compared with etcd 3.4', () => {
     expect(after).toEqual(before)
   }, 120_000)
 
+  it('a sort_target that names no target (etcd 3.4 panics on it): an answer, no crash', async () => {
+    const before = await memberState(edge.url)
+    for (const target of ['-1', '5', '2147483647']) {
+      const body = `{"key":"${b64('fz/a')}","range_end":"AA==","sort_order":"ASCEND","sort_target":${target}}`
+      const r = await send(edge.url, 'POST', '/v3/kv/range', body, false)
+      expect(r.status, `sort_target ${target}: ${r.body}`).toBeGreaterThan(0)
+      expect(r.status, `sort_target ${target}: ${r.body}`).toBeLessThan(500)
+    }
+    expect(await memberState(edge.url)).toEqual(before)
+  })
+
   it('afterwards: no member crashed, and the members agree', async () => {
     const after = await memberState(edge.url)
     expect(after.map((m) => m.bootedAtMs)).toEqual(bootedAt)

@@ -188,6 +188,17 @@ function replaceAt(body: unknown, path: (string | number)[], raw: string): strin
   return JSON.stringify(copy).replace(MARK, () => raw)
 }
 
+/**
+ * etcd 3.4 panics (the member process dies) on a range whose sort_target is a number that names
+ * no target (apply.go's sort switch has a panicking default), so such bodies are not sent to it;
+ * bad-input.test.ts sends them to edge-etcd alone and asserts an answer and no member restart.
+ */
+export function crashesEtcd(path: (string | number)[], raw: string): boolean {
+  if (path[path.length - 1] !== 'sort_target' || !/^-?\d+$/.test(raw.trim())) return false
+  const n = Number(raw)
+  return n < 0 || n > 4
+}
+
 /** A hostile body for `route`, as text, with a label saying how it was broken. */
 export function hostileBody(route: FuzzRoute): fc.Arbitrary<{ how: string; text: string }> {
   const text = route.valid.map((v) => JSON.stringify(v))
@@ -209,10 +220,13 @@ export function hostileBody(route: FuzzRoute): fc.Arbitrary<{ how: string; text:
     // A value replaced with a wrong type, huge or negative number, bad base64, deep nesting.
     route.valid.chain((v) => {
       const paths = pathsOf(v)
-      return fc.tuple(fc.constantFrom(...paths), hostileRaw).map(([path, raw]) => ({
-        how: `${path.join('.') || '(body)'} = ${raw.length > 40 ? `${raw.slice(0, 20)}…(${raw.length})` : raw}`,
-        text: replaceAt(v, path, raw),
-      }))
+      return fc
+        .tuple(fc.constantFrom(...paths), hostileRaw)
+        .filter(([path, raw]) => !crashesEtcd(path, raw))
+        .map(([path, raw]) => ({
+          how: `${path.join('.') || '(body)'} = ${raw.length > 40 ? `${raw.slice(0, 20)}…(${raw.length})` : raw}`,
+          text: replaceAt(v, path, raw),
+        }))
     }),
     // Unknown fields, in both naming styles.
     fc

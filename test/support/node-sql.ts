@@ -71,11 +71,14 @@ function cursor(rows: SqlRow[], rowsWritten: number): SqlCursor {
   }
 }
 
-const MIGRATION_URL = new URL('../../migrations/0002_mvcc.sql', import.meta.url)
+const MIGRATION_URLS = [
+  new URL('../../migrations/0002_mvcc.sql', import.meta.url),
+  new URL('../../migrations/0003_leases.sql', import.meta.url),
+]
 
-/** A fresh in-memory database with the MVCC schema (migration 0002) applied. */
+/** A fresh in-memory database with the MVCC and lease schemas (migrations 0002, 0003) applied. */
 export function mvccSql(path = ':memory:'): NodeSql {
   const sql = new NodeSql(path)
-  sql.exec(readFileSync(MIGRATION_URL, 'utf8'))
+  for (const url of MIGRATION_URLS) sql.exec(readFileSync(url, 'utf8'))
   return sql
 }

@@ -42,6 +42,8 @@ class InProcessCluster {
       maxRequestBytes: 1.5 * 1024 * 1024,
       transaction: (fn) => sql.transactionSync(fn),
       maxRangeResponseBytes: 4096,
+      minLeaseTtlSeconds: 2,
+      localNowMs: () => Date.now(),
     })
     const core = new MemberCore(
       sql,
