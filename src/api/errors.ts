@@ -156,6 +156,11 @@ export const EtcdErrors = {
   Corrupt: e(C.DATA_LOSS, 'etcdserver: corrupt cluster'),
   NotSupportedForLearner: e(C.UNAVAILABLE, 'etcdserver: rpc not supported for learner'),
   BadLeaderTransferee: e(C.FAILED_PRECONDITION, 'etcdserver: bad leader transferee'),
+  // Not in etcd's gRPC error map: togRPCError passes it on as codes.Unknown.
+  TimeoutLeaderTransfer: e(
+    C.UNKNOWN,
+    'etcdserver: request timed out, leader transfer took too long',
+  ),
 } as const
 
 /** A request body the gateway cannot decode (bad JSON, wrong type, bad base64): code 3, 400. */

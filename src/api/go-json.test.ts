@@ -1,5 +1,6 @@
 // Expected messages are what etcd 3.4.23's gateway answered for the same input (curl, loopback).
 import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
 import { GoDecodeError, decodeBase64Go, encodeBase64, parseGoJson } from './go-json.ts'
 
 function decoderError(text: string): string | null {
@@ -116,6 +117,25 @@ describe('nesting', () => {
       {
         t: 'object',
       },
+    )
+  })
+})
+
+describe('base64 fast paths', () => {
+  it('decode canonical base64 and encode any bytes exactly as Go does', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.nat(3), (bytes, tweak) => {
+        const text = Buffer.from(bytes).toString('base64')
+        expect(encodeBase64(bytes)).toBe(text)
+        expect(Buffer.from(decodeBase64Go(text)).equals(Buffer.from(bytes))).toBe(true)
+        // Non-zero trailing bits before the padding: Go's StdEncoding accepts them.
+        if (text.endsWith('=') && tweak > 0) {
+          const i = text.indexOf('=') - 1
+          const alt = text.slice(0, i) + 'ABCD'[tweak]! + text.slice(i + 1)
+          const withNewline = alt.slice(0, 1) + '\n' + alt.slice(1)
+          expect(decodeBase64Go(alt)).toEqual(decodeBase64Go(withNewline))
+        }
+      }),
     )
   })
 })

@@ -7,17 +7,11 @@ import {
   type KvRoute,
 } from '../api/kv-service.ts'
 import type { KvReply } from '../member/kv-machine.ts'
-import type { BatchReply, KvRead, KvWrite, MemberFailure, MemberStatus } from '../member/member.ts'
-import {
-  allStatuses,
-  anyStatus,
-  bodyCap,
-  clusterOf,
-  REQUEST_DEADLINE_MS,
-  type AppEnv,
-} from './cluster.ts'
+import type { BatchReply, KvRead, KvWrite, MemberFailure } from '../member/member.ts'
+import { anyStatus, bodyCap, clusterOf, REQUEST_DEADLINE_MS, type AppEnv } from './cluster.ts'
 import { decodeEmptyRequest } from '../api/empty-request.ts'
 import { registerDevRoutes } from './dev-routes.ts'
+import { registerMaintenanceRoutes, registerObservabilityRoutes } from './maintenance-routes.ts'
 import { unmatchedResponse } from './unmatched.ts'
 import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
 import type { MemberHandle } from './members.ts'
@@ -71,7 +65,7 @@ async function handleKv(c: Context<AppEnv>, route: KvRoute): Promise<Response> {
         retryOn(
           write
             ? await writeVia(m, { route, body, requestId })
-            : await readVia(m, { route, body }, serializable),
+            : await readVia(m, { route, body, request }, serializable),
           learnLeader,
         ),
     ).catch((e: unknown) => {
@@ -99,13 +93,7 @@ export function createApp(): Hono<AppEnv> {
     )
   })
 
-  // etcd: GET /health → {"health":"true"} (200) when the cluster has a leader, else 503.
-  app.get('/health', async (c) => {
-    const { members } = clusterOf(c)
-    const statuses = await allStatuses(members)
-    const ok = statuses.some((s) => s.isLeader)
-    return textResponse(JSON.stringify({ health: String(ok) }), ok ? 200 : 503)
-  })
+  registerObservabilityRoutes(app)
 
   for (const prefix of ['/v3', '/v3beta', '/v3alpha']) {
     for (const route of ['range', 'put', 'deleterange', 'txn', 'compaction'] as const) {
@@ -142,16 +130,7 @@ export function createApp(): Hono<AppEnv> {
     }
     app.on(['GET', 'POST'], `${prefix}/watch`, watch)
 
-    app.post(`${prefix}/maintenance/status`, async (c) => {
-      const { config, members } = clusterOf(c)
-      try {
-        decodeEmptyRequest(await readBody(c.req.raw, bodyCap(config)))
-        const s = await anyStatus({ config, members })
-        return jsonResponse(JSON.stringify(statusBody(s)))
-      } catch (e) {
-        return errorResponse(e)
-      }
-    })
+    registerMaintenanceRoutes(app, prefix)
 
     app.post(`${prefix}/cluster/member/list`, async (c) => {
       const { config, members } = clusterOf(c)
@@ -187,26 +166,4 @@ export function createApp(): Hono<AppEnv> {
   )
   app.onError((err) => errorResponse(err))
   return app
-}
-
-/** etcd's StatusResponse (field names as rpc.proto spells them: dbSize, raftIndex, …). */
-function statusBody(s: MemberStatus): Record<string, unknown> {
-  const body: Record<string, unknown> = {
-    header: {
-      cluster_id: s.clusterId,
-      member_id: s.memberId,
-      revision: String(s.revision),
-      raft_term: String(s.raftTerm),
-    },
-    version: s.etcdServerVersion,
-    dbSize: String(s.dbSizeBytes),
-    leader: s.leader,
-    raftIndex: String(s.raftIndex),
-    raftTerm: String(s.raftTerm),
-    raftAppliedIndex: String(s.raftAppliedIndex),
-    dbSizeInUse: String(s.dbSizeBytes),
-  }
-  if (s.isLearner) body.isLearner = true
-  for (const [k, v] of Object.entries(body)) if (v === '0' || v === '') delete body[k]
-  return body
 }

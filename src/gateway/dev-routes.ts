@@ -53,7 +53,7 @@ export function registerDevRoutes(app: Hono<AppEnv>): void {
     const request = new Request(url, { method: c.req.method, headers, body: c.req.raw.body })
     return app.fetch(request, c.env, c.executionCtx)
   })
-  const faults = 'isolate|heal|crash|drop|delay|skew|unsafe-local-reads'
+  const faults = 'isolate|heal|crash|dropchunk|drop|delay|skew|unsafe-local-reads'
   app.post(`/_dev/members/:name/:fault{${faults}}`, async (c) => {
     const member = devMember(c)
     if (!member) return c.notFound()

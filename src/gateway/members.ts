@@ -12,13 +12,25 @@ export interface MemberHandle {
   stub: DurableObjectStub<import('../member/member.ts').Member>
 }
 
+/** Object IDs and member IDs per config (hashing them per request cost CPU for nothing). */
+const idsOf = new WeakMap<ClusterConfig, { objectId: DurableObjectId; id: string }[]>()
+
 /** Stubs for every member of the cluster, in INITIAL_CLUSTER order. */
 export function memberHandles(env: Env, config: ClusterConfig): MemberHandle[] {
-  return config.members.map((spec) => {
-    const id = env.MEMBER.idFromName(memberObjectName(config.clusterName, spec.name))
+  let ids = idsOf.get(config)
+  if (!ids) {
+    ids = config.members.map((spec) => ({
+      objectId: env.MEMBER.idFromName(memberObjectName(config.clusterName, spec.name)),
+      id: memberId(config.clusterName, spec.name),
+    }))
+    idsOf.set(config, ids)
+  }
+  return config.members.map((spec, i) => {
+    const { objectId, id } = ids[i]!
+    // Stubs are made per request: a stub belongs to the request that made it.
     const stub = spec.locationHint
-      ? env.MEMBER.get(id, { locationHint: spec.locationHint as DurableObjectLocationHint })
-      : env.MEMBER.get(id)
-    return { spec, id: memberId(config.clusterName, spec.name), stub }
+      ? env.MEMBER.get(objectId, { locationHint: spec.locationHint as DurableObjectLocationHint })
+      : env.MEMBER.get(objectId)
+    return { spec, id, stub }
   })
 }

@@ -41,7 +41,8 @@ export async function callWithFailover<T>(
   fn: (member: MemberHandle, learnLeader: (name: string | undefined) => void) => Promise<T>,
 ): Promise<T> {
   const started = Date.now()
-  let lastError: unknown = new RetryableError('no members')
+  // Made only when needed: an Error captures a stack, which costs on every request.
+  let lastError: unknown
   for (let pass = 0; ; pass++) {
     const order = memberOrder(members, prefer, leaderHints.get(cluster), roundRobin++)
     for (const member of order) {
@@ -54,10 +55,12 @@ export async function callWithFailover<T>(
         lastError = e
         if (leaderHints.get(cluster) === member.spec.name) leaderHints.delete(cluster)
       }
-      if (Date.now() - started > deadlineMs) throw lastError
+      if (Date.now() - started > deadlineMs) throw lastError ?? new RetryableError('no members')
     }
     const pause = PASS_BACKOFF_MS[Math.min(pass, PASS_BACKOFF_MS.length - 1)]!
-    if (Date.now() - started + pause > deadlineMs) throw lastError
+    if (Date.now() - started + pause > deadlineMs) {
+      throw lastError ?? new RetryableError('no members')
+    }
     await new Promise((resolve) => setTimeout(resolve, pause))
   }
 }

@@ -36,6 +36,13 @@ describe('readClusterConfig', () => {
     ).toThrow(/5 × HEARTBEAT/)
   })
 
+  it('sends snapshots in chunks well under the 32 MiB RPC limit, never tiny ones', () => {
+    expect(readClusterConfig({}).snapshotChunkBytes).toBe(4 * 1024 * 1024)
+    expect(readClusterConfig({ SNAPSHOT_CHUNK_BYTES: '2048' }).snapshotChunkBytes).toBe(2048)
+    expect(() => readClusterConfig({ SNAPSHOT_CHUNK_BYTES: '10' })).toThrow(/SNAPSHOT_CHUNK_BYTES/)
+    expect(readClusterConfig({}).watchWsDrainBytesPerSec).toBe(4 * 1024 * 1024)
+  })
+
   it('rejects non-numeric limits', () => {
     expect(() => readClusterConfig({ MAX_TXN_OPS: 'lots' })).toThrow(/MAX_TXN_OPS/)
   })

@@ -14,6 +14,8 @@ export interface ClusterConfig {
   heartbeatIntervalMs: number
   electionTimeoutMs: number
   snapshotCount: number
+  /** A raft snapshot larger than this (in UTF-16 code units) is sent in chunks of this size. */
+  snapshotChunkBytes: number
   quotaBackendBytes: number
   maxRequestBytes: number
   maxTxnOps: number
@@ -23,6 +25,8 @@ export interface ClusterConfig {
   watchProgressNotifyIntervalMs: number
   /** A watch stream whose client leaves this many bytes untaken is canceled (slow consumer). */
   watchMaxBacklogBytes: number
+  /** The rate a WebSocket watch client is assumed to take bytes at (src/member/socket-backlog.ts). */
+  watchWsDrainBytesPerSec: number
 }
 
 /** The vars as the platform hands them over: strings, any of them possibly missing. */
@@ -72,6 +76,9 @@ export function readClusterConfig(vars: ClusterVars): ClusterConfig {
     heartbeatIntervalMs: intVar(vars, 'HEARTBEAT_INTERVAL_MS', 100),
     electionTimeoutMs: intVar(vars, 'ELECTION_TIMEOUT_MS', 1000),
     snapshotCount: intVar(vars, 'SNAPSHOT_COUNT', 10_000),
+    // Durable Object RPC arguments are limited to 32 MiB; a chunk of 4 Mi code units of (nearly
+    // all ASCII) JSON is 4–12 MiB serialized.
+    snapshotChunkBytes: intVar(vars, 'SNAPSHOT_CHUNK_BYTES', 4 * 1024 * 1024),
     quotaBackendBytes: intVar(vars, 'QUOTA_BACKEND_BYTES', 2 * 1024 ** 3),
     maxRequestBytes: intVar(vars, 'MAX_REQUEST_BYTES', 1.5 * 1024 * 1024),
     maxTxnOps: intVar(vars, 'MAX_TXN_OPS', 128),
@@ -79,7 +86,9 @@ export function readClusterConfig(vars: ClusterVars): ClusterConfig {
     autoCompactionRetention: String(vars.AUTO_COMPACTION_RETENTION ?? '0'),
     watchProgressNotifyIntervalMs: intVar(vars, 'WATCH_PROGRESS_NOTIFY_INTERVAL_MS', 600_000),
     watchMaxBacklogBytes: intVar(vars, 'WATCH_MAX_BACKLOG_BYTES', 16 * 1024 * 1024),
+    watchWsDrainBytesPerSec: intVar(vars, 'WATCH_WS_DRAIN_BYTES_PER_SEC', 4 * 1024 * 1024),
   }
+  if (config.snapshotChunkBytes < 1024) throw new Error('SNAPSHOT_CHUNK_BYTES: must be ≥ 1024')
   if (config.heartbeatIntervalMs === 0) throw new Error('HEARTBEAT_INTERVAL_MS: must be > 0')
   if (config.electionTimeoutMs < 5 * config.heartbeatIntervalMs) {
     // etcd requires --election-timeout >= 5 × --heartbeat-interval.

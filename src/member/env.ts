@@ -8,6 +8,7 @@ export interface Env {
   HEARTBEAT_INTERVAL_MS?: string
   ELECTION_TIMEOUT_MS?: string
   SNAPSHOT_COUNT?: string
+  SNAPSHOT_CHUNK_BYTES?: string
   QUOTA_BACKEND_BYTES?: string
   MAX_REQUEST_BYTES?: string
   MAX_TXN_OPS?: string
@@ -15,6 +16,7 @@ export interface Env {
   AUTO_COMPACTION_RETENTION?: string
   WATCH_PROGRESS_NOTIFY_INTERVAL_MS?: string
   WATCH_MAX_BACKLOG_BYTES?: string
+  WATCH_WS_DRAIN_BYTES_PER_SEC?: string
   /** Test-only fault injection (DESIGN.md §5). Never set in a production config. */
   DEV_FAULTS?: string
 }

@@ -11,15 +11,20 @@ import {
   needsConsensus,
   validateKvRequest,
   type HeaderContext,
+  type KvRequest,
   type KvRoute,
 } from '../api/kv-service.ts'
 import { KvStore } from '../mvcc/kv-store.ts'
 import type { Sql } from '../mvcc/sql.ts'
 import type { Entry } from '../raft/index.ts'
+import { AppliedRequestIds } from './applied-requests.ts'
 import { exportState, importState } from './kv-snapshot.ts'
 import type { ApplyResult, StateMachine } from './state-machine.ts'
 
 export type { KvRoute }
+
+/** A route of a replicated entry: a KV request, or one an extra handler serves (e.g. 'alarm'). */
+export type MachineRoute = KvRoute | 'alarm'
 
 /** An answer ready for HTTP: etcd's status and JSON body. */
 export interface KvReply {
@@ -30,7 +35,7 @@ export interface KvReply {
 /** What a KV entry's data holds. */
 interface KvEntry {
   id: string
-  route: KvRoute
+  route: MachineRoute
   body: string
 }
 
@@ -48,6 +53,10 @@ export interface KvMachineOptions {
   transaction: <T>(fn: () => T) => T
   /** The store's cap on one range reply (default: the store's). */
   maxRangeResponseBytes?: number
+  /** Replicated entries that are not KV requests, by route: body and raft index → answer. */
+  routes?: Partial<Record<MachineRoute, (body: string, index: number) => KvReply>>
+  /** A KV write refused at apply (etcd's capped/corrupt appliers while an alarm is raised). */
+  refuse?: (request: KvRequest) => EtcdError | null
 }
 
 /** Carries a failed request's answer out of the transaction it rolls back. */
@@ -60,6 +69,7 @@ class FailedRequest extends Error {
 /** The replicated KV state machine of a member. */
 export class KvMachine implements StateMachine {
   readonly store: KvStore
+  private readonly requestIds: AppliedRequestIds
 
   constructor(
     private readonly sql: Sql,
@@ -71,10 +81,13 @@ export class KvMachine implements StateMachine {
         ? {}
         : { maxRangeResponseBytes: options.maxRangeResponseBytes },
     )
+    // Safe: every rollback of a transaction the store wrote in calls forgetCachedMeta.
+    this.store.cacheMeta()
+    this.requestIds = new AppliedRequestIds(sql)
   }
 
   /** The data of the entry that proposes a KV request. */
-  static entry(requestId: string, route: KvRoute, body: string): string {
+  static entry(requestId: string, route: MachineRoute, body: string): string {
     const entry: KvEntry = { id: requestId, route, body }
     return JSON.stringify(entry)
   }
@@ -93,25 +106,28 @@ export class KvMachine implements StateMachine {
       return undefined
     }
     const { id, route, body } = JSON.parse(entry.data) as KvEntry
-    const seen = this.sql
-      .exec('SELECT response FROM member_requests WHERE request_id = ?', id)
-      .toArray()[0]
+    const seen = this.requestIds.mayHave(id)
+      ? this.sql.exec('SELECT response FROM member_requests WHERE request_id = ?', id).toArray()[0]
+      : undefined
     let reply: KvReply
     if (seen) {
       reply = JSON.parse(String(seen['response'])) as KvReply
     } else {
-      reply = this.executeAtomically(route, body)
+      const handler = this.options.routes?.[route]
+      reply = handler ? handler(body, entry.index) : this.executeAtomically(route as KvRoute, body)
       this.sql.exec(
         'INSERT INTO member_requests (request_id, applied_index, response) VALUES (?, ?, ?)',
         id,
         entry.index,
         JSON.stringify(reply),
       )
+      this.requestIds.added(id, entry.index)
       if (entry.index % 1000 === 0) {
         this.sql.exec(
           'DELETE FROM member_requests WHERE applied_index < ?',
           entry.index - REQUEST_MEMORY_ENTRIES,
         )
+        this.requestIds.forgotBefore(entry.index - REQUEST_MEMORY_ENTRIES)
       }
     }
     this.store.setAppliedIndex(entry.index)
@@ -124,6 +140,10 @@ export class KvMachine implements StateMachine {
    * The nested transaction rolls those writes back; the error is still the answer.
    */
   private executeAtomically(route: KvRoute, body: string): KvReply {
+    // A put or a delete fails before it writes anything: no savepoint needed (it cost ~2 SQL
+    // statements per write on every member).
+    if (route === 'put' || route === 'deleterange') return this.execute(route, body)
+    const meta = this.store.metaCheckpoint()
     try {
       return this.options.transaction(() => {
         const reply = this.execute(route, body)
@@ -131,6 +151,8 @@ export class KvMachine implements StateMachine {
         return reply
       })
     } catch (e) {
+      // Earlier entries of this Ready may hold meta writes back (deferMetaWrites): keep those.
+      this.store.rollbackMeta(meta)
       if (e instanceof FailedRequest) return e.reply
       throw e
     }
@@ -139,6 +161,30 @@ export class KvMachine implements StateMachine {
   /** A read served from this member's state (the caller ensured linearizability if asked). */
   read(route: KvRoute, body: string): KvReply {
     return this.execute(route, body)
+  }
+
+  afterRollback(): void {
+    this.store.forgetCachedMeta()
+    this.requestIds.reload()
+  }
+
+  // A Ready's entries update the revision and applied index rows once, at the end.
+  beginApply(): void {
+    this.store.deferMetaWrites()
+  }
+
+  endApply(): void {
+    this.store.flushMeta()
+  }
+
+  /** A read the front door already decoded and validated (the same code, the same limits). */
+  readDecoded(request: KvRequest): KvReply {
+    try {
+      return { status: 200, body: encodeKvResponse(executeKv(this.store, request), this.header()) }
+    } catch (err) {
+      if (err instanceof EtcdError || err instanceof MvccError) return toHttpError(err)
+      throw err
+    }
   }
 
   skip(index: number): void {
@@ -151,6 +197,8 @@ export class KvMachine implements StateMachine {
 
   restore(data: string, index: number): void {
     importState(this.sql, data)
+    this.store.forgetCachedMeta()
+    this.requestIds.reload()
     this.store.setAppliedIndex(index)
   }
 
@@ -162,6 +210,10 @@ export class KvMachine implements StateMachine {
         maxTxnOps: this.options.maxTxnOps,
         maxRequestBytes: this.options.maxRequestBytes,
       })
+      if (needsConsensus(request)) {
+        const refusal = this.options.refuse?.(request)
+        if (refusal) throw refusal
+      }
       return { status: 200, body: encodeKvResponse(executeKv(this.store, request), this.header()) }
     } catch (err) {
       // Expected outcomes become etcd's answer; anything else is a bug or a storage failure,

@@ -12,6 +12,7 @@ const TABLES: { name: string; blobs: string[] }[] = [
   { name: 'mvcc_history', blobs: ['key', 'value'] },
   { name: 'mvcc_latest', blobs: ['key'] },
   { name: 'member_requests', blobs: [] },
+  { name: 'member_alarms', blobs: [] },
 ]
 
 type Cell = string | number | null | { b64: string }

@@ -18,6 +18,13 @@ export class MemberError extends Error {
   }
 }
 
+/**
+ * Read-index rounds in flight at once. A round lasts a heartbeat round trip to the followers
+ * (their calls wait for the runtime); with one at a time, linearizable reads left the thread
+ * idle between rounds. Reads arriving while all are busy share the next round.
+ */
+const MAX_READ_ROUNDS = 2
+
 /** Tunables of a member's raft node, from the cluster config. */
 export interface MemberCoreOptions {
   id: string
@@ -29,6 +36,8 @@ export interface MemberCoreOptions {
   randomSeed: number
   /** Called after entries were applied (watchers deliver new events). */
   afterApply?: () => void
+  /** Called when the leader this member knows changes ('' = none): metrics count it. */
+  onLeaderChange?: (lead: string) => void
 }
 
 /** A running member. */
@@ -45,8 +54,9 @@ export class MemberCore {
   private nextCtx = 0
   private runScheduled = false
   /** The read-index round in flight, and the one that reads arriving during it will share. */
-  private readRound: Promise<void> | undefined
+  private readRounds = 0
   private nextReadRound: Promise<void> | undefined
+  private startNextReadRound: (() => void) | undefined
 
   constructor(
     sql: Sql,
@@ -139,6 +149,12 @@ export class MemberCore {
     return this.node.status()
   }
 
+  /** Asks raft to hand leadership to `transferee` (the leader does it; thesis §3.10). */
+  transferLeader(transferee: string): void {
+    this.node.transferLeader(transferee)
+    this.loop.run()
+  }
+
   /**
    * Proposes entries (one per request, all in one Ready: group commit) and returns one promise
    * per request, settled when its entry is applied here. Followers forward to the leader (raft
@@ -169,23 +185,26 @@ export class MemberCore {
    * Waits until a read at this member is linearizable (raft ReadIndex, Raft thesis §6.4):
    * resolves once the state machine has applied the confirmed read index. Reads share rounds
    * (etcd's linearizableReadLoop): a read that arrives while a round is in flight cannot use
-   * it (the round was issued before the read), so it joins the next one, which starts as soon
-   * as the current one ends; one round serves every read waiting on it.
+   * it (the round was issued before the read). It starts a round of its own if fewer than
+   * MAX_READ_ROUNDS are in flight, else it joins the next one, which starts as soon as one of
+   * them ends; one round serves every read waiting on it.
    */
   linearizableBarrier(): Promise<void> {
     if (this.softState.lead === NONE) return Promise.reject(new MemberError('NoLeader'))
-    if (!this.readRound) {
-      this.readRound = this.readIndexRound().finally(() => {
-        this.readRound = undefined
+    if (this.readRounds < MAX_READ_ROUNDS && !this.nextReadRound) {
+      this.readRounds++
+      return this.readIndexRound().finally(() => {
+        this.readRounds--
+        this.startNextReadRound?.()
       })
-      return this.readRound
     }
-    this.nextReadRound ??= this.readRound
-      .catch(() => undefined)
-      .then(() => {
-        this.nextReadRound = undefined
-        return this.linearizableBarrier()
-      })
+    this.nextReadRound ??= new Promise<void>((resolve) => {
+      this.startNextReadRound = resolve
+    }).then(() => {
+      this.nextReadRound = undefined
+      this.startNextReadRound = undefined
+      return this.linearizableBarrier()
+    })
     return this.nextReadRound
   }
 
@@ -226,6 +245,7 @@ export class MemberCore {
     // Read-index requests in flight die with the leader that was asked: fail them now so the
     // client retries elsewhere instead of waiting for the timeout.
     if (previous.lead !== ss.lead) {
+      this.options.onLeaderChange?.(ss.lead)
       this.readIndexes.clear()
       this.reads.rejectAll(() => new MemberError('LeaderChanged'))
     }

@@ -3,15 +3,31 @@
 // from the front door and from peers) into calls on its MemberCore, and encodes the answers.
 import { DurableObject } from 'cloudflare:workers'
 import type { Message } from '../raft/index.ts'
+import type { KvRequest } from '../api/kv-service.ts'
 import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { readClusterConfig, type ClusterConfig } from './config.ts'
 import type { Env } from './env.ts'
 import { clusterId, memberId, memberObjectName } from './identity.ts'
-import { KvMachine, type KvReply, type KvRoute } from './kv-machine.ts'
+import { KvMachine, type KvReply, type KvRoute, type MachineRoute } from './kv-machine.ts'
+import { SqlAlarmSet } from './alarms.ts'
+import {
+  alarmMachineOptions,
+  INTERNAL_REQUEST_PREFIX,
+  MemberMaintenance,
+  type MaintenanceOp,
+} from './maintenance.ts'
+import type { MetricFamily } from './metrics.ts'
 import { MemberCore, MemberError } from './member-core.ts'
 import { applyMigrations } from './migrations.ts'
 import { WatchHub } from './watch-hub.ts'
 import { serveHttpWatch, SocketWatches } from './watch-streams.ts'
+import {
+  needsChunks,
+  SnapshotAssembler,
+  splitSnapshot,
+  type ChunkedMessages,
+  type SnapshotChunk,
+} from './snapshot-chunks.ts'
 
 /** What a member says about itself (the front door builds /health, status, member list from it). */
 export interface MemberStatus {
@@ -46,9 +62,9 @@ export interface BatchReply {
   results: (KvReply | MemberFailure)[]
 }
 
-/** One KV write for `writeBatch`. */
+/** One KV write (or alarm request) for `writeBatch`. */
 export interface KvWrite {
-  route: KvRoute
+  route: MachineRoute
   body: string
   requestId: string
 }
@@ -57,11 +73,13 @@ export interface KvWrite {
 export interface KvRead {
   route: KvRoute
   body: string
+  /** The body as the front door decoded and validated it (then it is not decoded again here). */
+  request?: KvRequest
 }
 
 /** Test-only faults a member can be told to suffer (DEV_FAULTS). */
 export type DevFault =
-  'isolate' | 'heal' | 'crash' | 'drop' | 'delay' | 'skew' | 'unsafe-local-reads'
+  'isolate' | 'heal' | 'crash' | 'drop' | 'delay' | 'dropchunk' | 'skew' | 'unsafe-local-reads'
 
 /** The keep-alive alarm fires every this many heartbeat intervals. */
 const KEEPALIVE_TICKS = 10
@@ -78,14 +96,21 @@ export class Member extends DurableObject<Env> {
   private machine: KvMachine | undefined
   private watches: WatchHub | undefined
   private sockets: SocketWatches | undefined
+  private maintenance: MemberMaintenance | undefined
   private lastProgressNotifyMs = Date.now()
   private tickTimer: ReturnType<typeof setTimeout> | undefined
   private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
+  /** Chunked snapshots being received, per sending member id. */
+  private readonly snapshotsIn = new Map<string, SnapshotAssembler>()
+  private snapshotChunksReceived = 0
+  private snapshotTransfersFailed = 0
   private readonly nameById: Map<string, string>
   /** Test-only: drop raft traffic (DEV_FAULTS). */
   private isolated = false
   private dropRate = 0
   private delayMs = 0
+  /** Test-only: the next chunked snapshot sent loses this chunk (DEV_FAULTS `dropchunk`). */
+  private dropChunk: number | undefined
   /** Test-only: this member's tick interval is heartbeatIntervalMs × tickScale (clock skew). */
   private tickScale = 1
   /** When this object last booted (a crash or restart boots it again): tests detect crashes. */
@@ -151,6 +176,23 @@ export class Member extends DurableObject<Env> {
       // from the leader's next heartbeat. The caller learns the leader from the answer.
       return this.peer(leaderName).writeBatch(leaderName, writes)
     }
+    // etcd's quota check before proposing (raises NOSPACE and refuses what does not fit).
+    const refused = this.maintenance!.overQuota(writes)
+    if (refused.size > 0) {
+      return this.maintenance!.refuseOverQuota(writes, refused, (rest) =>
+        this.proposeWrites(core, rest),
+      )
+    }
+    return this.proposeWrites(core, writes)
+  }
+
+  /** Proposes writes through raft (group commit) and waits for their answers. */
+  private async proposeWrites(
+    core: MemberCore,
+    writes: KvWrite[],
+  ): Promise<BatchReply | MemberFailure> {
+    const startedMs = Date.now()
+    const metrics = this.maintenance!.metrics
     let pending: Promise<{ value: unknown }>[]
     try {
       pending = core.propose(
@@ -162,13 +204,14 @@ export class Member extends DurableObject<Env> {
     } catch (e) {
       return this.failure(e)
     }
+    metrics.pendingProposals += pending.length
     const settled = await Promise.allSettled(pending)
-    return {
-      leaderName: this.nameById.get(core.lead),
-      results: settled.map((s) =>
-        s.status === 'fulfilled' ? (s.value.value as KvReply) : this.failure(s.reason),
-      ),
-    }
+    metrics.pendingProposals -= pending.length
+    const results = settled.map((s) =>
+      s.status === 'fulfilled' ? (s.value.value as KvReply) : this.failure(s.reason),
+    )
+    this.maintenance!.recordRequests(writes, results, startedMs)
+    return { leaderName: this.nameById.get(core.lead), results }
   }
 
   /**
@@ -181,15 +224,36 @@ export class Member extends DurableObject<Env> {
     serializable: boolean,
   ): Promise<BatchReply | MemberFailure> {
     const core = this.ensureStarted(name)
+    const startedMs = Date.now()
     try {
       if (!serializable && !this.unsafeLocalReads) await core.linearizableBarrier()
     } catch (e) {
+      this.maintenance!.metrics.readIndexesFailed.inc()
       return this.failure(e)
     }
-    return {
-      leaderName: this.nameById.get(core.lead),
-      results: reads.map((r) => this.machine!.read(r.route, r.body)),
-    }
+    const results = reads.map((r) =>
+      r.request ? this.machine!.readDecoded(r.request) : this.machine!.read(r.route, r.body),
+    )
+    this.maintenance!.recordRequests(reads, results, startedMs)
+    return { leaderName: this.nameById.get(core.lead), results }
+  }
+
+  // ---- maintenance (src/member/maintenance.ts) ---------------------------------------------
+
+  /** A maintenance RPC answered by this member (status, hash, hashkv, defragment, moveLeader). */
+  async maintenanceCall(
+    name: string,
+    op: MaintenanceOp,
+    body: string,
+  ): Promise<KvReply | MemberFailure> {
+    this.ensureStarted(name)
+    return this.maintenance!.handle(op, body)
+  }
+
+  /** This member's Prometheus metric families (counters since the object started). */
+  async metrics(name: string): Promise<MetricFamily[]> {
+    this.ensureStarted(name)
+    return this.maintenance!.collectMetrics()
   }
 
   // ---- watch streams (fetch from the front door: chunked HTTP or WebSocket) -----------------
@@ -235,6 +299,37 @@ export class Member extends DurableObject<Env> {
   async receive(name: string, messages: Message[]): Promise<void> {
     const core = this.ensureStarted(name)
     if (this.isolated) throw new Error('isolated by a test')
+    // Tests (DEV_FAULTS) hold every call to the chunk size, as the platform holds it to 32 MiB.
+    if (this.env.DEV_FAULTS === 'true' && needsChunks(messages, this.config.snapshotChunkBytes)) {
+      throw new Error('a snapshot larger than SNAPSHOT_CHUNK_BYTES arrived in one call')
+    }
+    this.maintenance!.recordReceived(messages)
+    core.receive(messages)
+  }
+
+  /** One chunk of a snapshot that peer `from` is sending (snapshot-chunks.ts). */
+  async receiveSnapshotChunk(name: string, from: string, chunk: SnapshotChunk): Promise<void> {
+    this.ensureStarted(name)
+    if (this.isolated) throw new Error('isolated by a test')
+    let assembler = this.snapshotsIn.get(from)
+    if (!assembler) this.snapshotsIn.set(from, (assembler = new SnapshotAssembler()))
+    assembler.accept(chunk)
+    this.snapshotChunksReceived++
+  }
+
+  /** The raft messages that end a chunked snapshot transfer from `from`. */
+  async receiveChunked(name: string, from: string, final: ChunkedMessages): Promise<void> {
+    const core = this.ensureStarted(name)
+    if (this.isolated) throw new Error('isolated by a test')
+    const assembler = this.snapshotsIn.get(from) ?? new SnapshotAssembler()
+    let messages: Message[]
+    try {
+      messages = assembler.complete(final)
+    } catch (e) {
+      this.snapshotTransfersFailed++
+      throw e
+    }
+    this.maintenance!.recordReceived(messages)
     core.receive(messages)
   }
 
@@ -244,10 +339,11 @@ export class Member extends DurableObject<Env> {
    * `isolate`: drop all raft traffic to and from this member; `heal`: undo every fault;
    * `crash`: lose memory and restart from storage (the Durable Object is reset, SQLite is kept);
    * `drop`: lose each outgoing batch with probability `value` (0–1); `delay`: hold each
-   * outgoing batch `value` ms (so batches also overtake each other: reordering); `skew`: tick
-   * every `value` × the heartbeat interval (a fast or slow clock); `unsafe-local-reads`: a
-   * deliberate bug, linearizable reads answered from local state without ReadIndex, so tests can
-   * show the linearizability checker catches it.
+   * outgoing batch `value` ms (so batches also overtake each other: reordering);
+   * `dropchunk`: the next snapshot this member sends in chunks loses chunk number `value`;
+   * `skew`: tick every `value` × the heartbeat interval (a fast or slow clock);
+   * `unsafe-local-reads`: a deliberate bug, linearizable reads answered from local state without
+   * ReadIndex, so tests can show the linearizability checker catches it.
    */
   async devFault(name: string, fault: DevFault, value = 0): Promise<void> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
@@ -257,9 +353,11 @@ export class Member extends DurableObject<Env> {
       this.isolated = false
       this.dropRate = 0
       this.delayMs = 0
+      this.dropChunk = undefined
       this.tickScale = 1
       this.unsafeLocalReads = false
     }
+    if (fault === 'dropchunk') this.dropChunk = value
     if (fault === 'drop') this.dropRate = value
     if (fault === 'delay') this.delayMs = value
     if (fault === 'skew' && value > 0) this.tickScale = value
@@ -268,9 +366,14 @@ export class Member extends DurableObject<Env> {
   }
 
   /** Test-only: HashKV of this member's store at its current revision (for agreement checks). */
-  async devHashKv(
-    name: string,
-  ): Promise<{ hash: number; revision: number; appliedIndex: number; bootedAtMs: number }> {
+  async devHashKv(name: string): Promise<{
+    hash: number
+    revision: number
+    appliedIndex: number
+    snapshotChunksReceived: number
+    snapshotTransfersFailed: number
+    bootedAtMs: number
+  }> {
     if (this.env.DEV_FAULTS !== 'true') throw new Error('fault injection is disabled')
     this.ensureStarted(name)
     const store = this.machine!.store
@@ -278,6 +381,8 @@ export class Member extends DurableObject<Env> {
       hash: store.hashKV().hash,
       revision: store.currentRevision(),
       appliedIndex: store.appliedIndex(),
+      snapshotChunksReceived: this.snapshotChunksReceived,
+      snapshotTransfersFailed: this.snapshotTransfersFailed,
       bootedAtMs: this.bootedAtMs,
     }
   }
@@ -309,6 +414,7 @@ export class Member extends DurableObject<Env> {
   private tick(): void {
     this.core!.tick()
     const now = Date.now()
+    this.maintenance!.onTick(now)
     if (now - this.lastProgressNotifyMs >= this.config.watchProgressNotifyIntervalMs) {
       this.lastProgressNotifyMs = now
       this.watches!.progressNotify()
@@ -364,7 +470,9 @@ export class Member extends DurableObject<Env> {
     this.bootedAtMs = Date.now()
     const id = memberId(this.config.clusterName, name)
     const storage = this.ctx.storage
+    const alarms = new SqlAlarmSet(storage.sql)
     this.machine = new KvMachine(storage.sql, {
+      ...alarmMachineOptions(alarms),
       clusterId: clusterId(this.config.clusterName),
       memberId: id,
       raftTerm: () => this.core?.status().term ?? 0,
@@ -382,12 +490,34 @@ export class Member extends DurableObject<Env> {
       maxBacklogBytes: this.config.watchMaxBacklogBytes,
       fragmentBytes: this.config.maxRequestBytes,
     })
-    this.sockets = new SocketWatches(this.watches)
+    this.sockets = new SocketWatches(this.watches, {
+      drainBytesPerSec: this.config.watchWsDrainBytesPerSec,
+      now: () => Date.now(),
+    })
     for (const ws of this.ctx.getWebSockets()) this.sockets.streamOf(ws)
+    const maintenance = new MemberMaintenance({
+      sql: storage.sql,
+      store: this.machine.store,
+      alarms,
+      config: this.config,
+      memberId: id,
+      core: () => this.core!,
+      header,
+      databaseSizeBytes: () => storage.sql.databaseSize,
+      leaderName: () => this.nameById.get(this.core!.lead),
+      propose: async (route, body) => {
+        const requestId = INTERNAL_REQUEST_PREFIX + crypto.randomUUID()
+        const r = await this.writeBatch(name, [{ route, body, requestId }])
+        return 'results' in r ? r.results[0]! : r
+      },
+      forward: (leader, op, body) => this.peer(leader).maintenanceCall(leader, op, body),
+      requestTimeoutMs: REQUEST_TIMEOUT_EXTRA_MS + 2 * this.config.electionTimeoutMs,
+    })
+    this.maintenance = maintenance
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!
     this.core = new MemberCore(
       storage.sql,
-      (fn) => storage.transactionSync(fn),
+      (fn) => maintenance.timeCommit(() => storage.transactionSync(fn)),
       this.machine,
       (to, messages) => this.deliver(to, messages),
       {
@@ -401,6 +531,7 @@ export class Member extends DurableObject<Env> {
           this.watches!.notify()
           this.sockets!.persistAll()
         },
+        onLeaderChange: (lead) => maintenance.onLeaderChange(lead),
       },
     )
     void this.ensureAlarm()
@@ -434,9 +565,30 @@ export class Member extends DurableObject<Env> {
     // Test-only faults (DEV_FAULTS): randomness and time are fine here, in the shell.
     if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
     if (this.delayMs > 0) await new Promise((r) => setTimeout(r, this.delayMs * Math.random()))
+    const startedMs = Date.now()
     try {
-      await this.peer(name).receive(name, messages)
+      const chunkChars = this.config.snapshotChunkBytes
+      if (!needsChunks(messages, chunkChars)) {
+        await this.peer(name).receive(name, messages)
+        this.maintenance!.recordSent(to, messages, (Date.now() - startedMs) / 1000)
+        return
+      }
+      // A snapshot too large for one call goes in chunks, one call each, in order.
+      const from = memberId(this.config.clusterName, this.name!)
+      const { chunks, final } = splitSnapshot(messages, chunkChars, crypto.randomUUID())
+      for (const chunk of chunks) {
+        if (this.isolated) throw new Error('isolated by a test')
+        if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
+        if (chunk.seq === this.dropChunk) {
+          this.dropChunk = undefined
+          continue
+        }
+        await this.peer(name).receiveSnapshotChunk(name, from, chunk)
+      }
+      await this.peer(name).receiveChunked(name, from, final)
+      this.maintenance!.recordSent(to, messages, (Date.now() - startedMs) / 1000)
     } catch (e) {
+      this.maintenance!.recordSendFailure(to)
       this.peerStubs.delete(name)
       throw e
     }

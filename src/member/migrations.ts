@@ -3,6 +3,7 @@
 // list and the folder agree, so a new file cannot be forgotten here.
 import raft from '../../migrations/0001_raft.sql'
 import mvcc from '../../migrations/0002_mvcc.sql'
+import maintenance from '../../migrations/0004_maintenance.sql'
 
 /** One schema step. `id` is the file's number; ids are strictly increasing. */
 export interface Migration {
@@ -15,6 +16,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: '0001_raft', sql: raft },
   { id: 2, name: '0002_mvcc', sql: mvcc },
+  { id: 4, name: '0004_maintenance', sql: maintenance },
 ]
 
 /** The part of Durable Object storage that migrations need (`ctx.storage` satisfies it). */

@@ -49,13 +49,23 @@ export class ReadyLoop {
         rd.hardState !== undefined ||
         rd.snapshot !== undefined ||
         rd.committedEntries.length > 0
-      const results = writes ? this.deps.transaction(() => this.persistAndApply(rd)) : []
+      const results = writes ? this.persistAndApplyOnce(rd) : []
       this.deps.send(rd.messages)
       if (rd.softState) this.deps.onSoftState(rd.softState)
       if (results.length > 0) this.deps.onApplied(results)
       if (rd.committedEntries.length > 0 || rd.snapshot) this.deps.afterApply()
       this.deps.onReadStates(rd.readStates, this.deps.machine.appliedIndex())
       node.advance()
+    }
+  }
+
+  /** One transaction; if it rolls back, the state machine forgets what it cached of it. */
+  private persistAndApplyOnce(rd: ReturnType<RawNode['ready']>): ApplyResult[] {
+    try {
+      return this.deps.transaction(() => this.persistAndApply(rd))
+    } catch (e) {
+      this.deps.machine.afterRollback?.()
+      throw e
     }
   }
 
@@ -69,6 +79,7 @@ export class ReadyLoop {
     if (rd.hardState) storage.setHardState(rd.hardState)
 
     const results: ApplyResult[] = []
+    machine.beginApply?.()
     for (const entry of rd.committedEntries) {
       // Invariant: entries are applied once, in order. A restored snapshot may cover some.
       if (entry.index <= machine.appliedIndex()) continue
@@ -81,6 +92,7 @@ export class ReadyLoop {
         if (result) results.push(result)
       }
     }
+    machine.endApply?.()
     this.maybeCompact()
     return results
   }

@@ -18,6 +18,11 @@ export interface StateMachine {
   dump(): string
   /** Replaces the whole state by a dump taken at `index` on another member. */
   restore(data: string, index: number): void
+  /** The loop's transaction rolled back: drop anything cached from inside it. */
+  afterRollback?(): void
+  /** Around the entries of one Ready, inside its transaction (batch bookkeeping writes). */
+  beginApply?(): void
+  endApply?(): void
 }
 
 /** The outcome of applying one proposal: the proposer's id and its answer (or etcd error). */

@@ -4,6 +4,7 @@
 // `{"result":...}` per frame out).
 import { errorBody, EtcdError, GrpcCode, toEtcdError } from '../api/errors.ts'
 import { decodeWatchRequest, splitJsonValues } from '../api/watch.ts'
+import { SocketBacklog } from './socket-backlog.ts'
 import type { WatchHub, WatchStream, WatcherState } from './watch-hub.ts'
 
 const encoder = new TextEncoder()
@@ -159,23 +160,31 @@ export interface SocketAttachment {
 export class SocketWatches {
   private readonly streams = new Map<WebSocket, WatchStream>()
 
-  constructor(private readonly hub: WatchHub) {}
+  constructor(
+    private readonly hub: WatchHub,
+    /** The drain rate assumed for a client (see socket-backlog.ts), and the clock. */
+    private readonly backlog: { drainBytesPerSec: number; now: () => number },
+  ) {}
 
   /** The stream of a socket, opening it (from its attachment, after hibernation) if needed. */
   streamOf(ws: WebSocket): WatchStream {
     let stream = this.streams.get(ws)
     if (!stream) {
       const attachment = ws.deserializeAttachment() as SocketAttachment | null
+      const { drainBytesPerSec, now } = this.backlog
+      const untaken = new SocketBacklog(drainBytesPerSec, now())
       stream = this.hub.open(
         {
           send: (text) => {
             try {
               ws.send(text)
+              // Frames are UTF-8 on the wire; watch JSON is ASCII (keys and values are base64).
+              untaken.add(text.length, now())
             } catch {
               this.close(ws)
             }
           },
-          backlog: () => 0,
+          backlog: () => untaken.current(now()),
           close: (reason) => {
             this.close(ws)
             try {

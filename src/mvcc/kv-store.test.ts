@@ -468,6 +468,62 @@ describe('events and applied index', () => {
     expect(s.appliedIndex()).toBe(7)
     expect(s.currentRevision()).toBe(2)
   })
+
+  it('with meta cached, reads it from memory and forgets it when told of a rollback', () => {
+    const sql = mvccSql()
+    const s = new KvStore(sql)
+    s.cacheMeta()
+    sql.transactionSync(() => {
+      put(s, 'a')
+      s.setAppliedIndex(7)
+    })
+    expect(() =>
+      sql.transactionSync(() => {
+        put(s, 'b')
+        s.setAppliedIndex(8)
+        throw new Error('crash mid-apply')
+      }),
+    ).toThrow('crash')
+    // The cache still holds what the rolled-back transaction wrote, until told.
+    expect(s.appliedIndex()).toBe(8)
+    s.forgetCachedMeta()
+    expect(s.appliedIndex()).toBe(7)
+    expect(s.currentRevision()).toBe(2)
+    put(s, 'c')
+    expect(s.currentRevision()).toBe(3)
+    expect(show(range(s, { key: b('c') }).kvs)).toEqual(['c=@3'])
+  })
+
+  it('with meta writes deferred, writes them once at flush, and a nested rollback keeps earlier ones', () => {
+    const sql = mvccSql()
+    const s = new KvStore(sql)
+    s.cacheMeta()
+    const stored = (name: string) =>
+      String(sql.exec('SELECT value FROM mvcc_meta WHERE name = ?', name).toArray()[0]!['value'])
+    sql.transactionSync(() => {
+      s.deferMetaWrites()
+      put(s, 'a')
+      s.setAppliedIndex(1)
+      expect(stored('current_revision')).toBe('1')
+      const checkpoint = s.metaCheckpoint()
+      expect(() =>
+        sql.transactionSync(() => {
+          put(s, 'b')
+          s.setAppliedIndex(2)
+          throw new Error('txn failed')
+        }),
+      ).toThrow('txn failed')
+      s.rollbackMeta(checkpoint)
+      expect(s.currentRevision()).toBe(2)
+      s.setAppliedIndex(3)
+      s.flushMeta()
+    })
+    expect(stored('current_revision')).toBe('2')
+    expect(stored('applied_index')).toBe('3')
+    s.forgetCachedMeta()
+    expect(s.currentRevision()).toBe(2)
+    expect(show(range(s, { key: b('a'), rangeEnd: b('z') }).kvs)).toEqual(['a=@2'])
+  })
 })
 
 describe('Durable Object SQL shape', () => {

@@ -91,8 +91,8 @@ export interface EtcdProcess {
   stop(): Promise<void>
 }
 
-/** Starts etcd and waits until it serves; throws if it does not within 30 s. */
-export async function startEtcd(): Promise<EtcdProcess> {
+/** Starts etcd (with `extraArgs`, e.g. a quota) and waits until it serves; throws after 30 s. */
+export async function startEtcd(extraArgs: string[] = []): Promise<EtcdProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'edge-etcd-conformance-'))
   const clientPort = await freePort()
   const peerPort = await freePort()
@@ -109,6 +109,7 @@ export async function startEtcd(): Promise<EtcdProcess> {
       `--initial-advertise-peer-urls=${peer}`,
       `--initial-cluster=conformance=${peer}`,
       '--initial-cluster-state=new',
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   )
