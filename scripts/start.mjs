@@ -2,7 +2,9 @@
 // `npm start`: the local edge-etcd cluster, all members in one local runtime, on 127.0.0.1.
 import { parseArgs } from 'node:util'
 import { resolve } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { startLocalCluster } from './local-cluster.mjs'
+import { restoreSnapshot } from './snapshot.mjs'
 
 const HELP = `Usage: npm start [-- options]
 
@@ -14,6 +16,9 @@ Options:
   --data-dir DIR  where members keep their SQLite data (default: $DATA_DIR, else .data/local)
   --var KEY=VALUE override a wrangler.toml [vars] entry (repeatable), e.g.
                   --var INITIAL_CLUSTER=m1,m2,m3,m4,m5
+  --restore FILE  load a saved snapshot (npm run snapshot -- save FILE) into this
+                  cluster once it is up; only a fresh cluster accepts it, so give a new
+                  --data-dir and --var CLUSTER_NAME=... (docs/membership-and-backup.md)
   --verbose       log every request
   -h, --help      show this help
 
@@ -25,6 +30,7 @@ const { values } = parseArgs({
     port: { type: 'string' },
     'data-dir': { type: 'string' },
     verbose: { type: 'boolean' },
+    restore: { type: 'string' },
     var: { type: 'string', multiple: true },
     help: { type: 'boolean', short: 'h' },
   },
@@ -54,6 +60,22 @@ const cluster = await startLocalCluster({ port, persistDir, vars, verbose: value
 console.log(`edge-etcd listening on ${cluster.url}`)
 console.log(`data in ${persistDir}`)
 console.log('press Ctrl-C to stop')
+
+if (values.restore) {
+  try {
+    const file = readFileSync(values.restore)
+    for (let i = 0; ; i++) {
+      const health = await fetch(`${cluster.url}/health`).catch(() => undefined)
+      if (health?.status === 200) break
+      if (i > 300) throw new Error('the cluster did not elect a leader')
+      await new Promise((r) => setTimeout(r, 100))
+    }
+    const result = await restoreSnapshot(cluster.url, file)
+    console.log(`restore: ${result.message}`)
+  } catch (e) {
+    console.error(`restore: ${e.message}`)
+  }
+}
 
 let stopping = false
 async function stop(signal) {

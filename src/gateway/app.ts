@@ -9,9 +9,10 @@ import {
 import type { KvReply } from '../member/kv-machine.ts'
 import type { BatchReply, KvRead, KvWrite, MemberFailure } from '../member/member.ts'
 import { anyStatus, bodyCap, clusterOf, REQUEST_DEADLINE_MS, type AppEnv } from './cluster.ts'
-import { decodeEmptyRequest } from '../api/empty-request.ts'
+import { registerClusterRoutes } from './cluster-routes.ts'
 import { registerDevRoutes } from './dev-routes.ts'
 import { registerMaintenanceRoutes, registerObservabilityRoutes } from './maintenance-routes.ts'
+import { registerAdminRoutes, registerSnapshotRoutes } from './snapshot-routes.ts'
 import { unmatchedResponse } from './unmatched.ts'
 import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
 import type { MemberHandle } from './members.ts'
@@ -135,34 +136,12 @@ export function createApp(): Hono<AppEnv> {
 
     registerMaintenanceRoutes(app, prefix)
 
-    app.post(`${prefix}/cluster/member/list`, async (c) => {
-      const { config, members } = clusterOf(c)
-      try {
-        decodeEmptyRequest(await readBody(c.req.raw, bodyCap(config)))
-        const s = await anyStatus({ config, members })
-        const origin = new URL(c.req.url).origin
-        return jsonResponse(
-          JSON.stringify({
-            header: {
-              cluster_id: s.clusterId,
-              member_id: s.memberId,
-              raft_term: String(s.raftTerm),
-            },
-            members: members.map((m) => ({
-              ID: m.id,
-              name: m.spec.name,
-              peerURLs: [`do://${config.clusterName}/${m.spec.name}`],
-              clientURLs: [origin],
-            })),
-          }),
-        )
-      } catch (e) {
-        return errorResponse(e)
-      }
-    })
+    registerClusterRoutes(app, prefix)
+    registerSnapshotRoutes(app, prefix)
   }
 
   registerDevRoutes(app)
+  registerAdminRoutes(app)
 
   app.notFound((c) =>
     unmatchedResponse(c.req.method, c.req.path, (path) => app.routes.some((r) => r.path === path)),

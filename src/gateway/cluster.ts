@@ -5,7 +5,8 @@ import { GRPC_OVERHEAD_BYTES } from '../api/validate.ts'
 import { readClusterConfig, type ClusterConfig } from '../member/config.ts'
 import type { Env } from '../member/env.ts'
 import type { MemberStatus } from '../member/member.ts'
-import { memberHandles, type MemberHandle } from './members.ts'
+import type { MemberHandle } from './members.ts'
+import { currentMembers } from './membership-view.ts'
 import { callWithFailover } from './routing.ts'
 
 /** The front door's hono environment. */
@@ -25,9 +26,6 @@ export function bodyCap(config: ClusterConfig): number {
   return 2 * (config.maxRequestBytes + GRPC_OVERHEAD_BYTES)
 }
 
-/** Clusters whose members this isolate already woke (alarms keep them ticking after that). */
-const woken = new Set<string>()
-
 /** A cluster as a request sees it. */
 export interface Cluster {
   config: ClusterConfig
@@ -40,27 +38,18 @@ export interface Cluster {
  */
 const configs = new WeakMap<object, ClusterConfig>()
 
-/** The cluster of this request; the first call in an isolate starts every member. */
+/**
+ * The cluster of this request: its members as this isolate knows them (membership-view.ts;
+ * the first request of an isolate discovers them and starts them, later ones refresh).
+ */
 export function clusterOf(c: Context<AppEnv>): Cluster {
   let config = configs.get(c.env)
   if (!config) {
     config = readClusterConfig(c.env as unknown as Record<string, unknown>)
     configs.set(c.env, config)
   }
-  const members = memberHandles(c.env, config)
+  const members = currentMembers(c.env, config, (p) => c.executionCtx.waitUntil(p))
   const pinned = pinnedMember(c)
-  if (!woken.has(config.clusterName)) {
-    woken.add(config.clusterName)
-    // Durable Objects run only when called: start every member once so raft can elect a leader.
-    for (const m of members) {
-      c.executionCtx.waitUntil(
-        m.stub.start(m.spec.name).then(
-          () => undefined,
-          () => woken.delete(config.clusterName),
-        ),
-      )
-    }
-  }
   return { config, members: pinned ? members.filter((m) => m.spec.name === pinned) : members }
 }
 

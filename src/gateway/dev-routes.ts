@@ -20,10 +20,17 @@ export function registerDevRoutes(app: Hono<AppEnv>): void {
     if (c.env.DEV_FAULTS !== 'true') return c.notFound()
     return c.json(await allStatuses(clusterOf(c).members))
   })
+  // What any member object says about itself (fresh, started, retired), by object name.
+  app.get('/_dev/objects/describe', async (c) => {
+    if (c.env.DEV_FAULTS !== 'true') return c.notFound()
+    const stub = c.env.MEMBER.get(c.env.MEMBER.idFromName(c.req.query('name') ?? ''))
+    return c.json(await stub.describe())
+  })
   app.get('/_dev/members/:name/hashkv', async (c) => {
     const member = devMember(c)
     if (!member) return c.notFound()
-    return c.json(await member.stub.devHashKv(member.spec.name))
+    const revision = Number(c.req.query('revision') ?? 0)
+    return c.json(await member.stub.devHashKv(member.spec.name, revision))
   })
   // A read served by one named member, without failover (does an isolated member serve it?).
   app.post('/_dev/members/:name/kv/range', async (c) => {

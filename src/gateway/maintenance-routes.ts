@@ -168,7 +168,7 @@ function excluded(c: Context<AppEnv>): Set<string> {
 
 /** etcd 3.4 /health: false on any alarm not excluded, without a leader, or if a quorum read fails. */
 async function health(c: Context<AppEnv>): Promise<Response> {
-  if (c.req.method !== 'GET') return methodNotAllowed()
+  if (c.req.method !== 'GET') return methodNotAllowed(c.req.method)
   const found = await memberHealth(c)
   const skip = excluded(c)
   let ok = found !== undefined
@@ -189,7 +189,9 @@ function withHeaders(r: Response, headers: Record<string, string>): Response {
   return r
 }
 
-function methodNotAllowed(): Response {
+/** Not GET: etcd's CORS handler answers every preflight (OPTIONS) with an empty 200 first. */
+function methodNotAllowed(method: string): Response {
+  if (method === 'OPTIONS') return new Response(null, { status: 200, headers: CORS_HEADERS })
   return withHeaders(textResponse('Method Not Allowed\n', 405), {
     Allow: 'GET',
     'X-Content-Type-Options': 'nosniff',
@@ -213,7 +215,7 @@ const READYZ_CHECKS: [string, Check][] = [
 
 /** etcd 3.5 /livez and /readyz (and /<kind>/<check>): "ok", or the failed checks with 503. */
 async function probe(c: Context<AppEnv>, checks: [string, Check][]): Promise<Response> {
-  if (c.req.method !== 'GET') return methodNotAllowed()
+  if (c.req.method !== 'GET') return methodNotAllowed(c.req.method)
   const skip = excluded(c)
   const found = await memberHealth(c)
   let failed = false

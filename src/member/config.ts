@@ -25,6 +25,11 @@ export interface ClusterConfig {
   watchProgressNotifyIntervalMs: number
   /** A watch stream whose client leaves this many bytes untaken is canceled (slow consumer). */
   watchMaxBacklogBytes: number
+  /**
+   * Disaster recovery (etcd --force-new-cluster): the surviving member's INITIAL_CLUSTER name,
+   * optionally `name#tag` to run it again later. Remove it once the cluster is rebuilt.
+   */
+  forceNewCluster?: string
   /** The rate a WebSocket watch client is assumed to take bytes at (src/member/socket-backlog.ts). */
   watchWsDrainBytesPerSec: number
 }
@@ -87,6 +92,9 @@ export function readClusterConfig(vars: ClusterVars): ClusterConfig {
     watchProgressNotifyIntervalMs: intVar(vars, 'WATCH_PROGRESS_NOTIFY_INTERVAL_MS', 600_000),
     watchMaxBacklogBytes: intVar(vars, 'WATCH_MAX_BACKLOG_BYTES', 16 * 1024 * 1024),
     watchWsDrainBytesPerSec: intVar(vars, 'WATCH_WS_DRAIN_BYTES_PER_SEC', 4 * 1024 * 1024),
+  }
+  if (typeof vars.FORCE_NEW_CLUSTER === 'string' && vars.FORCE_NEW_CLUSTER !== '') {
+    config.forceNewCluster = vars.FORCE_NEW_CLUSTER
   }
   if (config.snapshotChunkBytes < 1024) throw new Error('SNAPSHOT_CHUNK_BYTES: must be ≥ 1024')
   if (config.heartbeatIntervalMs === 0) throw new Error('HEARTBEAT_INTERVAL_MS: must be > 0')

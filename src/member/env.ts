@@ -16,6 +16,8 @@ export interface Env {
   AUTO_COMPACTION_RETENTION?: string
   WATCH_PROGRESS_NOTIFY_INTERVAL_MS?: string
   WATCH_MAX_BACKLOG_BYTES?: string
+  /** Disaster recovery: the surviving member (docs/membership-and-backup.md). */
+  FORCE_NEW_CLUSTER?: string
   WATCH_WS_DRAIN_BYTES_PER_SEC?: string
   /** Test-only fault injection (DESIGN.md §5). Never set in a production config. */
   DEV_FAULTS?: string

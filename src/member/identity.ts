@@ -46,3 +46,29 @@ function mix64(x: bigint): bigint {
 export function memberObjectName(clusterName: string, memberName: string): string {
   return `${clusterName}/${memberName}`
 }
+
+/**
+ * The ID of member `name` living in Durable Object `objectName` (undefined when the platform
+ * does not say): a bootstrap member's object is `<cluster>/<name>` and its ID comes from the
+ * name; an added member's object is `<cluster>/<name>/<id>` (membership.ts). `given` is the ID
+ * the caller believes in; a contradiction throws rather than start the wrong member.
+ */
+export function identityOf(
+  clusterName: string,
+  bootstrapIds: ReadonlySet<string>,
+  name: string,
+  objectName: string | undefined,
+  given: string | undefined,
+): string {
+  const base = memberObjectName(clusterName, name)
+  if (objectName === base || (objectName === undefined && given === undefined)) {
+    const id = memberId(clusterName, name)
+    if (!bootstrapIds.has(id)) throw new Error(`${name} is not an initial member`)
+    return id
+  }
+  const fromName = objectName?.startsWith(`${base}/`) ? objectName.slice(base.length + 1) : given
+  if (fromName === undefined || (given !== undefined && given !== fromName)) {
+    throw new Error(`object ${objectName} is not member ${name}`)
+  }
+  return fromName
+}

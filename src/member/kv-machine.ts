@@ -16,9 +16,11 @@ import {
 } from '../api/kv-service.ts'
 import { KvStore } from '../mvcc/kv-store.ts'
 import type { Sql } from '../mvcc/sql.ts'
-import type { Entry } from '../raft/index.ts'
+import type { ConfChange, Entry } from '../raft/index.ts'
 import { AppliedRequestIds } from './applied-requests.ts'
+import { applyMemberChange, type Membership } from './membership.ts'
 import { exportState, importState } from './kv-snapshot.ts'
+import { applyRestore, isRestoreEntry, type RestoreEntry } from './restore.ts'
 import type { ApplyResult, StateMachine } from './state-machine.ts'
 
 export type { KvRoute }
@@ -57,6 +59,8 @@ export interface KvMachineOptions {
   routes?: Partial<Record<MachineRoute, (body: string, index: number) => KvReply>>
   /** A KV write refused at apply (etcd's capped/corrupt appliers while an alarm is raised). */
   refuse?: (request: KvRequest) => EtcdError | null
+  /** The replicated membership table conf changes update (absent: conf changes are skipped). */
+  membership?: Membership
 }
 
 /** Carries a failed request's answer out of the transaction it rolls back. */
@@ -105,7 +109,9 @@ export class KvMachine implements StateMachine {
       this.skip(entry.index)
       return undefined
     }
-    const { id, route, body } = JSON.parse(entry.data) as KvEntry
+    const parsed = JSON.parse(entry.data) as KvEntry | RestoreEntry
+    if (isRestoreEntry(parsed)) return this.applyRestoreChunk(parsed, entry.index)
+    const { id, route, body } = parsed
     const seen = this.requestIds.mayHave(id)
       ? this.sql.exec('SELECT response FROM member_requests WHERE request_id = ?', id).toArray()[0]
       : undefined
@@ -185,6 +191,28 @@ export class KvMachine implements StateMachine {
       if (err instanceof EtcdError || err instanceof MvccError) return toHttpError(err)
       throw err
     }
+  }
+
+  applyConfChange(entry: Entry, cc: ConfChange): ApplyResult | undefined {
+    const result = this.options.membership
+      ? applyMemberChange(this.sql, this.options.membership, cc, entry.index)
+      : undefined
+    if (result) this.requestIds.added(result.requestId, entry.index)
+    this.store.setAppliedIndex(entry.index)
+    return result
+  }
+
+  /** One chunk of a restore (restore.ts); the last one's answer is the request's. */
+  private applyRestoreChunk(entry: RestoreEntry, index: number): ApplyResult {
+    const outcome = applyRestore(this.sql, this.store, entry, index, (file) =>
+      this.restore(file, index),
+    )
+    const { seq, total } = entry.restore
+    const last = seq === total - 1
+    if (last) this.requestIds.added(entry.id, index)
+    this.store.setAppliedIndex(index)
+    // Every chunk wakes its own waiter; the last one's answer is the request's.
+    return { requestId: last ? entry.id : `${entry.id}/${seq}`, value: outcome }
   }
 
   skip(index: number): void {

@@ -12,6 +12,8 @@ const TABLES: { name: string; blobs: string[] }[] = [
   { name: 'mvcc_history', blobs: ['key', 'value'] },
   { name: 'mvcc_latest', blobs: ['key'] },
   { name: 'member_requests', blobs: [] },
+  { name: 'cluster_members', blobs: [] },
+  { name: 'restore_staging', blobs: [] },
   { name: 'member_alarms', blobs: [] },
 ]
 

@@ -2,7 +2,7 @@
 // and the clients waiting on it. The Durable Object class (member.ts) only forwards its events
 // here; this file has no Durable Object API beyond the storage it is handed.
 import { ProposalDroppedError, RawNode, Xoshiro128 } from '../raft/index.ts'
-import type { Message, ReadState, SoftState } from '../raft/index.ts'
+import type { ConfChange, Message, ReadState, SoftState } from '../raft/index.ts'
 import { NONE } from '../raft/types.ts'
 import type { Sql } from '../mvcc/sql.ts'
 import { ReadyLoop } from './ready-loop.ts'
@@ -53,10 +53,13 @@ export class MemberCore {
   private softState: SoftState = { lead: NONE, state: 'follower' }
   private nextCtx = 0
   private runScheduled = false
+  private stopped = false
   /** The read-index round in flight, and the one that reads arriving during it will share. */
   private readRounds = 0
   private nextReadRound: Promise<void> | undefined
   private startNextReadRound: (() => void) | undefined
+  /** When a batch of messages to each peer was last delivered (etcd's transport ActiveSince). */
+  private readonly lastContactMs = new Map<string, number>()
 
   constructor(
     sql: Sql,
@@ -79,9 +82,10 @@ export class MemberCore {
     this.transport = new Transport(deliver, (to, messages, ok) => {
       // Raft must hear how a snapshot send ended, or it keeps the follower paused waiting.
       const snapshot = messages.some((m) => m.type === 'MsgSnap')
+      if (ok) this.lastContactMs.set(to, Date.now())
       if (!ok) this.node.reportUnreachable(to)
       if (snapshot) this.node.reportSnapshot(to, ok ? 'finish' : 'failure')
-      if (!ok || snapshot) this.loop.run()
+      if (!ok || snapshot) this.run()
     })
     this.loop = new ReadyLoop({
       node: this.node,
@@ -98,13 +102,28 @@ export class MemberCore {
       snapshotCount: options.snapshotCount,
       catchUpEntries: Math.min(5000, options.snapshotCount),
     })
-    this.loop.run()
+    this.run()
+  }
+
+  /**
+   * Stops this core for good: nothing it still has scheduled (a group-commit run, a transport
+   * callback) touches storage afterwards, and its waiters fail so callers retry. Used when the
+   * member retires or reboots on the same storage (force-new-cluster).
+   */
+  stop(): void {
+    this.stopped = true
+    this.proposals.rejectAll(() => new MemberError('Stopped'))
+    this.reads.rejectAll(() => new MemberError('Stopped'))
+  }
+
+  private run(): void {
+    if (!this.stopped) this.loop.run()
   }
 
   /** One heartbeat interval passed. */
   tick(): void {
     this.node.tick()
-    this.loop.run()
+    this.run()
   }
 
   /** Messages from a peer. */
@@ -117,7 +136,7 @@ export class MemberCore {
         if (!(e instanceof ProposalDroppedError)) throw e
       }
     }
-    this.loop.run()
+    this.run()
   }
 
   /**
@@ -132,7 +151,7 @@ export class MemberCore {
     this.runScheduled = true
     setTimeout(() => {
       this.runScheduled = false
-      this.loop.run()
+      this.run()
     }, 0)
   }
 
@@ -152,7 +171,7 @@ export class MemberCore {
   /** Asks raft to hand leadership to `transferee` (the leader does it; thesis §3.10). */
   transferLeader(transferee: string): void {
     this.node.transferLeader(transferee)
-    this.loop.run()
+    this.run()
   }
 
   /**
@@ -160,7 +179,10 @@ export class MemberCore {
    * per request, settled when its entry is applied here. Followers forward to the leader (raft
    * MsgProp); without a known leader this throws MemberError('NoLeader') and proposes nothing.
    */
-  propose(requests: { requestId: string; data: string }[]): Promise<ApplyResult>[] {
+  propose(
+    requests: { requestId: string; data: string }[],
+    timeoutMs = this.options.requestTimeoutMs,
+  ): Promise<ApplyResult>[] {
     if (this.softState.lead === NONE) throw new MemberError('NoLeader')
     try {
       // All or none: the node's role cannot change between these synchronous calls.
@@ -171,14 +193,36 @@ export class MemberCore {
     }
     // Waiters are registered before the loop runs, so no apply can be missed.
     const waits = requests.map((r) =>
-      this.proposals.wait(
-        r.requestId,
-        this.options.requestTimeoutMs,
-        () => new MemberError('Timeout'),
-      ),
+      this.proposals.wait(r.requestId, timeoutMs, () => new MemberError('Timeout')),
     )
     this.scheduleRun()
     return waits
+  }
+
+  /**
+   * Proposes one membership change (the leader keeps one in flight at a time, thesis §4.1);
+   * resolves when it is applied here. Its context carries the request id (MemberChangeContext).
+   */
+  proposeConfChange(requestId: string, cc: ConfChange): Promise<ApplyResult> {
+    if (this.softState.lead === NONE) throw new MemberError('NoLeader')
+    try {
+      this.node.proposeConfChange(cc)
+    } catch (e) {
+      if (e instanceof ProposalDroppedError) throw new MemberError('NoLeader')
+      throw e
+    }
+    const wait = this.proposals.wait(
+      requestId,
+      this.options.requestTimeoutMs,
+      () => new MemberError('Timeout'),
+    )
+    this.run()
+    return wait
+  }
+
+  /** Whether a message batch to `peer` was delivered within the last `withinMs`. */
+  activeSince(peer: string, withinMs: number): boolean {
+    return Date.now() - (this.lastContactMs.get(peer) ?? 0) <= withinMs
   }
 
   /**
@@ -222,7 +266,7 @@ export class MemberCore {
       if (e instanceof ProposalDroppedError) throw new MemberError('NoLeader')
       throw e
     }
-    this.loop.run()
+    this.run()
     await done
   }
 

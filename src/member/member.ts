@@ -7,7 +7,7 @@ import type { KvRequest } from '../api/kv-service.ts'
 import { ETCD_CLUSTER_VERSION, ETCD_SERVER_VERSION } from '../version.ts'
 import { readClusterConfig, type ClusterConfig } from './config.ts'
 import type { Env } from './env.ts'
-import { clusterId, memberId, memberObjectName } from './identity.ts'
+import { clusterId, identityOf, memberId } from './identity.ts'
 import { KvMachine, type KvReply, type KvRoute, type MachineRoute } from './kv-machine.ts'
 import { SqlAlarmSet } from './alarms.ts'
 import {
@@ -18,6 +18,16 @@ import {
 } from './maintenance.ts'
 import type { MetricFamily } from './metrics.ts'
 import { MemberCore, MemberError } from './member-core.ts'
+import { Membership, type MemberRecord } from './membership.ts'
+import {
+  MemberShell,
+  type MemberDescription,
+  type ShellHooks,
+  type StartMode,
+} from './member-shell.ts'
+import { Recovery, type SavedSnapshot } from './recovery.ts'
+import type { RestoreOutcome } from './restore.ts'
+import type { MemberChangeReply, MemberRequest } from './membership-service.ts'
 import { applyMigrations } from './migrations.ts'
 import { WatchHub } from './watch-hub.ts'
 import { serveHttpWatch, SocketWatches } from './watch-streams.ts'
@@ -81,6 +91,9 @@ export interface KvRead {
 export type DevFault =
   'isolate' | 'heal' | 'crash' | 'drop' | 'delay' | 'dropchunk' | 'skew' | 'unsafe-local-reads'
 
+/** A member without a leader for this many election timeouts asks whether it was removed. */
+const REMOVAL_CHECK_ELECTIONS = 10
+
 /** The keep-alive alarm fires every this many heartbeat intervals. */
 const KEEPALIVE_TICKS = 10
 
@@ -100,11 +113,23 @@ export class Member extends DurableObject<Env> {
   private lastProgressNotifyMs = Date.now()
   private tickTimer: ReturnType<typeof setTimeout> | undefined
   private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
+  /** INITIAL_CLUSTER: id → name. Bootstrap only; the membership table is the truth after. */
+  private readonly bootstrapNames: Map<string, string>
+  /** The replicated membership as last applied here: id → member. */
+  private records = new Map<string, MemberRecord>()
+  private membership: Membership | undefined
+  /** Peers that wrote to us before we knew them from the membership (we are joining). */
+  private readonly senders = new Map<string, MemberRecord>()
+  /** Membership RPCs and retirement (member-shell.ts). */
+  readonly shell: MemberShell
+  /** Backup, restore and disaster recovery (recovery.ts). */
+  readonly recovery: Recovery
+  /** This member was removed from the cluster: it serves nothing any more. */
+  private retired = false
   /** Chunked snapshots being received, per sending member id. */
   private readonly snapshotsIn = new Map<string, SnapshotAssembler>()
   private snapshotChunksReceived = 0
   private snapshotTransfersFailed = 0
-  private readonly nameById: Map<string, string>
   /** Test-only: drop raft traffic (DEV_FAULTS). */
   private isolated = false
   private dropRate = 0
@@ -121,32 +146,44 @@ export class Member extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env)
     this.config = readClusterConfig(env as unknown as Record<string, unknown>)
-    this.nameById = new Map(
+    this.bootstrapNames = new Map(
       this.config.members.map((m) => [memberId(this.config.clusterName, m.name), m.name]),
     )
+    this.shell = new MemberShell(this.hooks())
+    this.recovery = new Recovery(this.hooks())
     void ctx.blockConcurrencyWhile(async () => {
       this.migrationsApplied = applyMigrations(ctx.storage)
-      const name = this.storedName()
-      if (name !== undefined) this.boot(name)
+      this.retired = this.shell.isRetired()
+      const stored = this.storedIdentity()
+      if (stored !== undefined && !this.retired) this.boot(stored.name, stored.id, false)
     })
   }
 
   // ---- RPC from the front door -------------------------------------------------------------
 
-  /** Starts the member under `name` (idempotent) and keeps it ticking. */
-  async start(name: string): Promise<MemberStatus> {
-    this.ensureStarted(name)
+  /**
+   * Starts the member under `name` (idempotent) and keeps it ticking. A member with no storage
+   * yet starts as `bootstrap` (one of INITIAL_CLUSTER, all of them new) or `join` (it waits for
+   * the leader to send it the state and log). `id` is the member's ID (from the membership).
+   */
+  async start(name: string, mode: StartMode, id?: string): Promise<MemberStatus> {
+    this.ensureStarted(name, { mode, id })
     return this.status(name)
+  }
+
+  /** Who this object is, without starting it (the front door's discovery). */
+  async describe(): Promise<MemberDescription> {
+    return this.shell.describe()
   }
 
   /** This member's identity and raft state. */
   async status(name: string): Promise<MemberStatus> {
     const core = this.ensureStarted(name)
     const raft = core.status()
-    const leaderName = this.nameById.get(raft.lead)
+    const leaderName = this.nameOf(raft.lead)
     return {
       name,
-      memberId: memberId(this.config.clusterName, name),
+      memberId: this.core!.status().id,
       clusterId: clusterId(this.config.clusterName),
       etcdServerVersion: ETCD_SERVER_VERSION,
       etcdClusterVersion: ETCD_CLUSTER_VERSION,
@@ -170,11 +207,11 @@ export class Member extends DurableObject<Env> {
    */
   async writeBatch(name: string, writes: KvWrite[]): Promise<BatchReply | MemberFailure> {
     const core = this.ensureStarted(name)
-    const leaderName = this.nameById.get(core.lead)
-    if (!core.isLeader && leaderName !== undefined) {
+    const leader = this.records.get(core.lead)
+    if (!core.isLeader && leader !== undefined) {
       // Forward to the leader in one hop: a follower would otherwise learn of the commit only
       // from the leader's next heartbeat. The caller learns the leader from the answer.
-      return this.peer(leaderName).writeBatch(leaderName, writes)
+      return this.peer(leader).writeBatch(leader.name, writes)
     }
     // etcd's quota check before proposing (raises NOSPACE and refuses what does not fit).
     const refused = this.maintenance!.overQuota(writes)
@@ -211,7 +248,7 @@ export class Member extends DurableObject<Env> {
       s.status === 'fulfilled' ? (s.value.value as KvReply) : this.failure(s.reason),
     )
     this.maintenance!.recordRequests(writes, results, startedMs)
-    return { leaderName: this.nameById.get(core.lead), results }
+    return { leaderName: this.nameOf(core.lead), results }
   }
 
   /**
@@ -235,7 +272,7 @@ export class Member extends DurableObject<Env> {
       r.request ? this.machine!.readDecoded(r.request) : this.machine!.read(r.route, r.body),
     )
     this.maintenance!.recordRequests(reads, results, startedMs)
-    return { leaderName: this.nameById.get(core.lead), results }
+    return { leaderName: this.nameOf(core.lead), results }
   }
 
   // ---- maintenance (src/member/maintenance.ts) ---------------------------------------------
@@ -254,6 +291,94 @@ export class Member extends DurableObject<Env> {
   async metrics(name: string): Promise<MetricFamily[]> {
     this.ensureStarted(name)
     return this.maintenance!.collectMetrics()
+  }
+
+  // ---- membership (member-shell.ts), backup and disaster recovery (recovery.ts) -------------
+
+  /** etcd MemberList: the membership as applied on this member. */
+  async memberList(name: string): Promise<{ members: MemberRecord[]; status: MemberStatus }> {
+    this.ensureStarted(name)
+    return { members: this.shell.memberList(), status: await this.status(name) }
+  }
+
+  /** etcd MemberAdd/Remove/Update/Promote, run on the leader (a follower forwards it). */
+  async memberChange(name: string, request: MemberRequest): Promise<MemberChangeReply> {
+    this.ensureStarted(name)
+    return this.shell.memberChange(request)
+  }
+
+  /** This member was removed from the cluster (called by the leader that removed it). */
+  async retire(members: MemberRecord[]): Promise<void> {
+    if (this.isolated) throw new Error('isolated by a test')
+    if (this.storedIdentity() === undefined) return
+    this.shell.retire(members)
+  }
+
+  /** etcd Maintenance.Snapshot: a consistent copy of the whole store. */
+  async snapshotSave(name: string): Promise<SavedSnapshot | MemberFailure> {
+    this.ensureStarted(name)
+    try {
+      return await this.recovery.snapshotSave()
+    } catch (e) {
+      return this.failure(e)
+    }
+  }
+
+  /** Restores a saved snapshot into this fresh cluster (through raft; leader only). */
+  async restoreSnapshot(
+    name: string,
+    requestId: string,
+    data: string,
+  ): Promise<RestoreOutcome | MemberFailure> {
+    const core = this.ensureStarted(name)
+    const leader = this.records.get(core.lead)
+    if (!core.isLeader && leader !== undefined) {
+      return this.peer(leader).restoreSnapshot(leader.name, requestId, data)
+    }
+    try {
+      return await this.recovery.restore(requestId, data)
+    } catch (e) {
+      return this.failure(e)
+    }
+  }
+
+  /** Disaster recovery: make this member the only voter of its cluster, once per `token`. */
+  async forceNewCluster(name: string, token: string): Promise<MemberStatus> {
+    this.ensureStarted(name, { mode: 'join' })
+    this.recovery.forceNewCluster(token)
+    return this.status(name)
+  }
+
+  private hooks(): ShellHooks {
+    return {
+      sql: this.ctx.storage.sql,
+      transaction: (fn) => this.ctx.storage.transactionSync(fn),
+      clusterName: this.config.clusterName,
+      core: () => this.core,
+      machine: () => this.machine,
+      membership: () => this.membership,
+      self: () =>
+        this.core && this.name ? { name: this.name, id: this.core.status().id } : undefined,
+      peer: (member) => this.peer(member),
+      stop: () => {
+        this.retired = true
+        this.halt()
+        void this.ctx.storage.deleteAlarm()
+      },
+      reboot: () => {
+        const self = this.storedIdentity()!
+        this.halt()
+        this.boot(self.name, self.id, false)
+      },
+    }
+  }
+
+  /** Stops ticking and drops the in-memory core (storage is untouched). */
+  private halt(): void {
+    if (this.tickTimer !== undefined) clearTimeout(this.tickTimer)
+    this.tickTimer = undefined
+    this.core?.stop()
+    this.core = undefined
   }
 
   // ---- watch streams (fetch from the front door: chunked HTTP or WebSocket) -----------------
@@ -295,9 +420,19 @@ export class Member extends DurableObject<Env> {
 
   // ---- RPC from peers ----------------------------------------------------------------------
 
-  /** Raft messages from a peer. */
-  async receive(name: string, messages: Message[]): Promise<void> {
-    const core = this.ensureStarted(name)
+  /**
+   * Raft messages from a peer. A member that was never started joins (the leader wakes a
+   * member it added); it never bootstraps from a peer's message.
+   */
+  async receive(
+    name: string,
+    messages: Message[],
+    id?: string,
+    from?: MemberRecord,
+  ): Promise<void> {
+    const core = this.ensureStarted(name, { mode: 'join', id })
+    // A joining member knows nobody until it applies the membership: it answers the sender.
+    if (from && !this.records.has(from.id)) this.senders.set(from.id, from)
     if (this.isolated) throw new Error('isolated by a test')
     // Tests (DEV_FAULTS) hold every call to the chunk size, as the platform holds it to 32 MiB.
     if (this.env.DEV_FAULTS === 'true' && needsChunks(messages, this.config.snapshotChunkBytes)) {
@@ -366,7 +501,10 @@ export class Member extends DurableObject<Env> {
   }
 
   /** Test-only: HashKV of this member's store at its current revision (for agreement checks). */
-  async devHashKv(name: string): Promise<{
+  async devHashKv(
+    name: string,
+    revision = 0,
+  ): Promise<{
     hash: number
     revision: number
     appliedIndex: number
@@ -378,8 +516,8 @@ export class Member extends DurableObject<Env> {
     this.ensureStarted(name)
     const store = this.machine!.store
     return {
-      hash: store.hashKV().hash,
-      revision: store.currentRevision(),
+      hash: store.hashKV(revision).hash,
+      revision: revision || store.currentRevision(),
       appliedIndex: store.appliedIndex(),
       snapshotChunksReceived: this.snapshotChunksReceived,
       snapshotTransfersFailed: this.snapshotTransfersFailed,
@@ -397,13 +535,14 @@ export class Member extends DurableObject<Env> {
    * disk sync locally); one per tick on every member was ~30 syncs a second for nothing.
    */
   override async alarm(): Promise<void> {
+    if (this.retired) return
     if (!this.core) this.ensureBooted()
     await this.ctx.storage.setAlarm(Date.now() + KEEPALIVE_TICKS * this.config.heartbeatIntervalMs)
     this.startTicking()
   }
 
   private startTicking(): void {
-    if (this.tickTimer !== undefined) return
+    if (this.tickTimer !== undefined || this.retired || !this.core) return
     this.tickTimer = setTimeout(() => {
       this.tickTimer = undefined
       this.tick()
@@ -414,6 +553,7 @@ export class Member extends DurableObject<Env> {
   private tick(): void {
     this.core!.tick()
     const now = Date.now()
+    this.shell.checkRemoval(now, REMOVAL_CHECK_ELECTIONS * this.config.electionTimeoutMs)
     this.maintenance!.onTick(now)
     if (now - this.lastProgressNotifyMs >= this.config.watchProgressNotifyIntervalMs) {
       this.lastProgressNotifyMs = now
@@ -423,54 +563,79 @@ export class Member extends DurableObject<Env> {
 
   // ---- internals -----------------------------------------------------------------------------
 
-  private ensureStarted(name: string): MemberCore {
+  /**
+   * The running core. Only `start` (and a peer's message, as `join`) may start a member that
+   * has no storage yet; any other call to such a member fails, and the caller tries another.
+   */
+  private ensureStarted(name: string, starting?: { mode: StartMode; id?: string }): MemberCore {
+    if (this.retired) throw new Error(`member ${name} was removed from the cluster`)
     if (this.core) {
       if (name !== this.name) throw new Error(`member ${this.name} was called as ${name}`)
       return this.core
     }
-    const objectName = this.ctx.id.name
-    if (
-      objectName !== undefined &&
-      objectName !== memberObjectName(this.config.clusterName, name)
-    ) {
-      throw new Error(`object ${objectName} is not member ${name}`)
-    }
-    if (!this.nameById.has(memberId(this.config.clusterName, name))) {
-      throw new Error(`${name} is not a member of cluster ${this.config.clusterName}`)
-    }
+    if (!starting) throw new Error(`member ${name} is not started`)
+    const id = identityOf(
+      this.config.clusterName,
+      new Set(this.bootstrapNames.keys()),
+      name,
+      this.ctx.id.name,
+      starting.id,
+    )
+    const bootstrap = starting.mode === 'bootstrap' && this.isBootstrapMember(name, id)
     this.ctx.storage.sql.exec(
       'INSERT OR IGNORE INTO member_identity (id, cluster_name, member_name, member_id, cluster_id, created_at_ms) ' +
         'VALUES (1, ?, ?, ?, ?, ?)',
       this.config.clusterName,
       name,
-      memberId(this.config.clusterName, name),
+      id,
       clusterId(this.config.clusterName),
       Date.now(),
     )
-    return this.boot(name)
+    return this.boot(name, id, bootstrap)
+  }
+
+  private isBootstrapMember(name: string, id: string): boolean {
+    return this.bootstrapNames.get(id) === name && id === memberId(this.config.clusterName, name)
   }
 
   /** After hibernation the object wakes for a socket event: boot from the stored identity. */
   private ensureBooted(): void {
     if (this.core) return
-    const name = this.storedName()
-    if (name === undefined) throw new Error('member woke before it was ever started')
-    this.boot(name)
+    const stored = this.storedIdentity()
+    if (stored === undefined) throw new Error('member woke before it was ever started')
+    this.boot(stored.name, stored.id, false)
   }
 
-  private storedName(): string | undefined {
+  private storedIdentity(): { name: string; id: string } | undefined {
     const row = this.ctx.storage.sql
-      .exec('SELECT member_name FROM member_identity WHERE id = 1')
-      .toArray()[0] as { member_name: string } | undefined
-    return row?.member_name
+      .exec('SELECT member_name, member_id FROM member_identity WHERE id = 1')
+      .toArray()[0] as { member_name: string; member_id: string } | undefined
+    return row && { name: row.member_name, id: row.member_id }
   }
 
-  private boot(name: string): MemberCore {
+  /** A member's name by raft id (the membership table, else INITIAL_CLUSTER). */
+  private nameOf(id: string): string | undefined {
+    return this.records.get(id)?.name ?? this.bootstrapNames.get(id)
+  }
+
+  /** Reloads the membership after an apply; acts on removals (membership changes are rare). */
+  private refreshMembers(): void {
+    const before = this.records
+    this.records = new Map(this.membership!.list().map((m) => [m.id, m]))
+    if (before.size === 0) return
+    for (const [id, gone] of before) {
+      if (this.records.has(id)) continue
+      this.peerStubs.delete(id)
+      this.shell.memberRemoved(gone)
+    }
+  }
+
+  private boot(name: string, id: string, bootstrap: boolean): MemberCore {
     this.name = name
     this.bootedAtMs = Date.now()
-    const id = memberId(this.config.clusterName, name)
     const storage = this.ctx.storage
     const alarms = new SqlAlarmSet(storage.sql)
+    this.membership = new Membership(storage.sql, this.config.clusterName, this.bootstrapNames)
     this.machine = new KvMachine(storage.sql, {
       ...alarmMachineOptions(alarms),
       clusterId: clusterId(this.config.clusterName),
@@ -479,6 +644,7 @@ export class Member extends DurableObject<Env> {
       maxTxnOps: this.config.maxTxnOps,
       maxRequestBytes: this.config.maxRequestBytes,
       transaction: (fn) => storage.transactionSync(fn),
+      membership: this.membership,
     })
     const header = () => ({
       clusterId: clusterId(this.config.clusterName),
@@ -504,13 +670,13 @@ export class Member extends DurableObject<Env> {
       core: () => this.core!,
       header,
       databaseSizeBytes: () => storage.sql.databaseSize,
-      leaderName: () => this.nameById.get(this.core!.lead),
+      leaderName: () => this.nameOf(this.core!.lead),
       propose: async (route, body) => {
         const requestId = INTERNAL_REQUEST_PREFIX + crypto.randomUUID()
         const r = await this.writeBatch(name, [{ route, body, requestId }])
         return 'results' in r ? r.results[0]! : r
       },
-      forward: (leader, op, body) => this.peer(leader).maintenanceCall(leader, op, body),
+      forward: (leader, op, body) => this.peerNamed(leader).maintenanceCall(leader, op, body),
       requestTimeoutMs: REQUEST_TIMEOUT_EXTRA_MS + 2 * this.config.electionTimeoutMs,
     })
     this.maintenance = maintenance
@@ -522,18 +688,22 @@ export class Member extends DurableObject<Env> {
       (to, messages) => this.deliver(to, messages),
       {
         id,
-        initialVoters: [...this.nameById.keys()],
+        initialVoters: bootstrap ? [...this.bootstrapNames.keys()] : [],
         electionTicks: Math.round(this.config.electionTimeoutMs / this.config.heartbeatIntervalMs),
         snapshotCount: this.config.snapshotCount,
         requestTimeoutMs: REQUEST_TIMEOUT_EXTRA_MS + 2 * this.config.electionTimeoutMs,
         randomSeed: seed,
         afterApply: () => {
+          this.refreshMembers()
           this.watches!.notify()
           this.sockets!.persistAll()
         },
         onLeaderChange: (lead) => maintenance.onLeaderChange(lead),
       },
     )
+    const cs = this.core.storage.currentConfState()
+    this.membership.seedFromConfState(cs.voters, cs.learners, 0)
+    this.records = new Map(this.membership.list().map((m) => [m.id, m]))
     void this.ensureAlarm()
     this.startTicking()
     return this.core
@@ -545,22 +715,27 @@ export class Member extends DurableObject<Env> {
       await this.ctx.storage.setAlarm(Date.now() + this.config.heartbeatIntervalMs)
   }
 
-  /** A stub for a peer, reused until a call through it throws. */
-  private peer(name: string): DurableObjectStub<Member> {
-    let stub = this.peerStubs.get(name)
+  /** A stub for the member called `name` now (the front door and maintenance speak names). */
+  private peerNamed(name: string): DurableObjectStub<Member> {
+    const member = [...this.records.values()].find((m) => m.name === name)
+    if (!member) throw new Error(`no member named ${name}`)
+    return this.peer(member)
+  }
+
+  /** A stub for a peer's Durable Object, reused until a call through it throws. */
+  private peer(member: MemberRecord): DurableObjectStub<Member> {
+    let stub = this.peerStubs.get(member.id)
     if (!stub) {
-      stub = this.env.MEMBER.get(
-        this.env.MEMBER.idFromName(memberObjectName(this.config.clusterName, name)),
-      )
-      this.peerStubs.set(name, stub)
+      stub = this.env.MEMBER.get(this.env.MEMBER.idFromName(member.objectName))
+      this.peerStubs.set(member.id, stub)
     }
     return stub
   }
 
   /** Sends a batch of raft messages to a peer. A stub that threw is replaced before the next call. */
   private async deliver(to: string, messages: Message[]): Promise<void> {
-    const name = this.nameById.get(to)
-    if (name === undefined) return
+    const member = this.records.get(to) ?? this.senders.get(to)
+    if (member === undefined) return
     if (this.isolated) throw new Error('isolated by a test')
     // Test-only faults (DEV_FAULTS): randomness and time are fine here, in the shell.
     if (this.dropRate > 0 && Math.random() < this.dropRate) throw new Error('dropped by a test')
@@ -569,12 +744,13 @@ export class Member extends DurableObject<Env> {
     try {
       const chunkChars = this.config.snapshotChunkBytes
       if (!needsChunks(messages, chunkChars)) {
-        await this.peer(name).receive(name, messages)
+        const self = this.records.get(this.core?.status().id ?? '')
+        await this.peer(member).receive(member.name, messages, member.id, self)
         this.maintenance!.recordSent(to, messages, (Date.now() - startedMs) / 1000)
         return
       }
       // A snapshot too large for one call goes in chunks, one call each, in order.
-      const from = memberId(this.config.clusterName, this.name!)
+      const from = this.core!.status().id
       const { chunks, final } = splitSnapshot(messages, chunkChars, crypto.randomUUID())
       for (const chunk of chunks) {
         if (this.isolated) throw new Error('isolated by a test')
@@ -583,20 +759,20 @@ export class Member extends DurableObject<Env> {
           this.dropChunk = undefined
           continue
         }
-        await this.peer(name).receiveSnapshotChunk(name, from, chunk)
+        await this.peer(member).receiveSnapshotChunk(member.name, from, chunk)
       }
-      await this.peer(name).receiveChunked(name, from, final)
+      await this.peer(member).receiveChunked(member.name, from, final)
       this.maintenance!.recordSent(to, messages, (Date.now() - startedMs) / 1000)
     } catch (e) {
       this.maintenance!.recordSendFailure(to)
-      this.peerStubs.delete(name)
+      this.peerStubs.delete(member.id)
       throw e
     }
   }
 
   private failure(e: unknown): MemberFailure {
     if (e instanceof MemberError) {
-      const leaderName = this.core ? this.nameById.get(this.core.lead) : undefined
+      const leaderName = this.core ? this.nameOf(this.core.lead) : undefined
       return leaderName === undefined
         ? { ok: false, etcdError: e.etcdError }
         : { ok: false, etcdError: e.etcdError, leaderName }

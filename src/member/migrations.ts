@@ -4,6 +4,7 @@
 import raft from '../../migrations/0001_raft.sql'
 import mvcc from '../../migrations/0002_mvcc.sql'
 import maintenance from '../../migrations/0004_maintenance.sql'
+import membership from '../../migrations/0005_membership.sql'
 
 /** One schema step. `id` is the file's number; ids are strictly increasing. */
 export interface Migration {
@@ -17,6 +18,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { id: 1, name: '0001_raft', sql: raft },
   { id: 2, name: '0002_mvcc', sql: mvcc },
   { id: 4, name: '0004_maintenance', sql: maintenance },
+  { id: 5, name: '0005_membership', sql: membership },
 ]
 
 /** The part of Durable Object storage that migrations need (`ctx.storage` satisfies it). */

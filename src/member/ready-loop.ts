@@ -86,7 +86,9 @@ export class ReadyLoop {
       if (entry.type === 'confChange') {
         const cc = JSON.parse(entry.data) as ConfChange
         storage.setConfState(node.applyConfChange(cc))
-        machine.skip(entry.index)
+        const result = machine.applyConfChange?.(entry, cc)
+        if (result) results.push(result)
+        else if (!machine.applyConfChange) machine.skip(entry.index)
       } else {
         const result = machine.apply(entry)
         if (result) results.push(result)

@@ -1,6 +1,6 @@
 // What the Ready loop applies committed entries to. The member's state machine is the MVCC
 // store (src/mvcc) behind the etcd KV API (src/api); this interface keeps the loop ignorant of it.
-import type { Entry } from '../raft/types.ts'
+import type { ConfChange, Entry } from '../raft/types.ts'
 
 /** The replicated state machine of a member. All methods run inside the loop's transaction. */
 export interface StateMachine {
@@ -12,6 +12,11 @@ export interface StateMachine {
    * Deterministic: the same entries give the same state on every member.
    */
   apply(entry: Entry): ApplyResult | undefined
+  /**
+   * Applies a committed conf change (raft already applied it to its configuration) and records
+   * `entry.index` as applied; returns the outcome for its proposer. Without it, `skip` is used.
+   */
+  applyConfChange?(entry: Entry, cc: ConfChange): ApplyResult | undefined
   /** Records `index` as applied for an entry that changes nothing here (e.g. a conf change). */
   skip(index: number): void
   /** A serialized copy of the whole state (for a follower that fell behind the log). */

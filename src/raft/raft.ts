@@ -977,6 +977,9 @@ export class Raft {
       case 'addLearner':
         if (!this.trk.isVoter(id)) this.trk.setMember(id, 'learner', next)
         break
+      case 'updateNode':
+        // Attributes only (the shell's business): the configuration is unchanged.
+        break
       case 'removeNode':
         if (this.trk.isVoter(id) && this.trk.voters.length === 1) break
         this.trk.removeMember(id)

@@ -49,8 +49,12 @@ export interface Snapshot {
   data: string
 }
 
-/** The kinds of single-step membership change (one at a time, etcd ConfChange v1 semantics). */
-export type ConfChangeType = 'addNode' | 'removeNode' | 'addLearner' | 'promoteLearner'
+/**
+ * The kinds of single-step membership change (one at a time, etcd ConfChange v1 semantics).
+ * `updateNode` changes only the member's attributes in `context` (etcd ConfChangeUpdateNode).
+ */
+export type ConfChangeType =
+  'addNode' | 'removeNode' | 'addLearner' | 'promoteLearner' | 'updateNode'
 
 /**
  * A membership change, carried JSON-encoded in the `data` of a `confChange` entry and applied
