@@ -83,6 +83,9 @@ async function handleKv(c: Context<AppEnv>, route: KvRoute): Promise<Response> {
 export function createApp(): Hono<AppEnv> {
   const app = new Hono<AppEnv>()
 
+  // etcd's CORS handler answers every preflight before any route sees it (unmatched.ts).
+  app.options('*', (c) => unmatchedResponse('OPTIONS', c.req.path, () => false))
+
   // etcd: GET /version → {"etcdserver":"3.4.23","etcdcluster":"3.4.0"}, answered by a member.
   app.get('/version', async (c) => {
     const { config, members } = clusterOf(c)

@@ -17,11 +17,6 @@ import {
 } from '../../scripts/snapshot.mjs'
 import { memberHashes, startTestCluster, type TestCluster } from '../support/cluster.ts'
 
-/** What members that agree share (boot times, applied indexes and transfer counters differ). */
-function agreement(h: { hash: number; revision: number }) {
-  return { hash: h.hash, revision: h.revision }
-}
-
 const b64 = (s: string) => Buffer.from(s).toString('base64')
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
