@@ -150,6 +150,17 @@ export function alarmRefusal(alarms: AlarmSet, req: KvRequest): EtcdError | null
   return null
 }
 
+/**
+ * Lease grants under an active alarm: etcd's capped applier refuses them (NOSPACE) and its corrupt
+ * applier too (CORRUPT); revoke, keepalive and expiry pass (they free space).
+ */
+export function leaseGrantRefusal(alarms: AlarmSet): EtcdError | null {
+  const raised = alarms.get('NONE')
+  if (raised.some((a) => a.alarm === 'CORRUPT')) return EtcdErrors.Corrupt
+  if (raised.some((a) => a.alarm === 'NOSPACE')) return EtcdErrors.NoSpace
+  return null
+}
+
 // ---- the backend quota (etcd quota.go) --------------------------------------------------------
 
 /** etcd's estimate of a key's metadata (kvOverhead) and of a lease (leaseOverhead). */

@@ -73,6 +73,8 @@ export interface KvMachineOptions {
   routes?: Partial<Record<MachineRoute, (body: string, index: number) => KvReply>>
   /** A KV write refused at apply (etcd's capped/corrupt appliers while an alarm is raised). */
   refuse?: (request: KvRequest) => EtcdError | null
+  /** A lease grant refused at apply (the same appliers refuse grants). */
+  refuseLeaseGrant?: () => EtcdError | null
   /** The replicated membership table conf changes update (absent: conf changes are skipped). */
   membership?: Membership
   /** etcd's minimum lease TTL in seconds (minLeaseTtlSeconds). */
@@ -312,6 +314,10 @@ export class KvMachine implements StateMachine {
     // Invariant: every lease write carries the leader's lease time (lease-timer.ts adds it).
     if (isLeaseWrite(route) && lease === undefined) {
       throw new Error(`${route} entry without lease time`)
+    }
+    if (route === 'lease/grant') {
+      const refusal = this.options.refuseLeaseGrant?.()
+      if (refusal) return toHttpError(refusal)
     }
     return executeLease(this.leases, route, body, {
       header: this.header(),

@@ -7,6 +7,7 @@ import { decodeKvRequest, type HeaderContext, type KvRequest } from '../api/kv-s
 import {
   type AlarmMember,
   alarmRefusal,
+  leaseGrantRefusal,
   applyAlarm,
   decodeAlarmRequest,
   decodeEmptyRequest,
@@ -17,6 +18,7 @@ import {
   encodeHashResponse,
   encodeStatusResponse,
   KV_OVERHEAD_BYTES,
+  LEASE_OVERHEAD_BYTES,
   quotaAvailable,
   quotaCost,
 } from '../api/maintenance-service.ts'
@@ -80,7 +82,7 @@ export interface MaintenanceDeps {
 /** The KvMachine options that make alarms replicated state: the alarm route and the appliers. */
 export function alarmMachineOptions(
   alarms: SqlAlarmSet,
-): Pick<KvMachineOptions, 'routes' | 'refuse'> {
+): Pick<KvMachineOptions, 'routes' | 'refuse' | 'refuseLeaseGrant'> {
   return {
     routes: {
       alarm: (body, index) => {
@@ -96,6 +98,7 @@ export function alarmMachineOptions(
       },
     },
     refuse: (request: KvRequest) => alarmRefusal(alarms, request),
+    refuseLeaseGrant: () => leaseGrantRefusal(alarms),
   }
 }
 
@@ -278,6 +281,11 @@ export class MemberMaintenance {
     // A request costs at most 256 bytes per put plus its body's length: most pass without decoding.
     const overheadMax = KV_OVERHEAD_BYTES * (this.deps.config.maxTxnOps + 1)
     writes.forEach((w, i) => {
+      // etcd's quotaLeaseServer: a grant costs LEASE_OVERHEAD_BYTES, nothing to decode.
+      if (w.route === 'lease/grant') {
+        if (!quotaAvailable(size, LEASE_OVERHEAD_BYTES, quota)) refused.add(i)
+        return
+      }
       if (w.route !== 'put' && w.route !== 'txn') return
       if (quotaAvailable(size, overheadMax + w.body.length, quota)) return
       let cost: number

@@ -108,6 +108,8 @@ describe('maintenance on the local cluster', () => {
     expect((await cluster.post('/v3/kv/put', small)).json).toEqual(NO_SPACE)
     const txnPut = { success: [{ requestPut: small }] }
     expect((await cluster.post('/v3/kv/txn', txnPut)).json).toEqual(NO_SPACE)
+    // etcd's capped applier refuses lease grants too.
+    expect((await cluster.post('/v3/lease/grant', { TTL: '60' })).json).toEqual(NO_SPACE)
     const read = await cluster.post('/v3/kv/range', { key: b64('fill/0'), keys_only: true })
     expect(read.status).toBe(200)
     expect((read.json as { count: string }).count).toBe('1')
@@ -144,6 +146,7 @@ describe('maintenance on the local cluster', () => {
     expect(disarm.json).toEqual({ alarms: [{ memberID: raisedBy, alarm: 'NOSPACE' }] })
     expect((await cluster.post('/v3/maintenance/alarm', { action: 'GET' })).json).toEqual({})
     expect((await cluster.post('/v3/kv/put', small)).status).toBe(200)
+    expect((await cluster.post('/v3/lease/grant', { TTL: '60' })).status).toBe(200)
     expect((await cluster.get('/health')).status).toBe(200)
   })
 
@@ -152,6 +155,10 @@ describe('maintenance on the local cluster', () => {
     await cluster.post('/v3/maintenance/alarm', { action: 'ACTIVATE', ...corrupt })
     const put = await cluster.post('/v3/kv/put', { key: b64('c'), value: b64('1') })
     expect(put).toMatchObject({
+      status: 500,
+      json: { code: 15, message: 'etcdserver: corrupt cluster' },
+    })
+    expect(await cluster.post('/v3/lease/grant', { TTL: '60' })).toMatchObject({
       status: 500,
       json: { code: 15, message: 'etcdserver: corrupt cluster' },
     })
