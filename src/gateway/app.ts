@@ -17,7 +17,9 @@ import {
   type AppEnv,
 } from './cluster.ts'
 import { registerDevRoutes } from './dev-routes.ts'
+import { registerElectionRoutes } from './election-routes.ts'
 import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
+import { registerLockRoutes } from './lock-routes.ts'
 import type { MemberHandle } from './members.ts'
 import { callWithFailover, RetryableError, unavailable } from './routing.ts'
 
@@ -178,6 +180,8 @@ export function createApp(): Hono<AppEnv> {
     })
   }
 
+  registerLockRoutes(app)
+  registerElectionRoutes(app)
   registerDevRoutes(app)
 
   app.notFound((c) =>

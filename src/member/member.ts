@@ -9,6 +9,7 @@ import type { Env } from './env.ts'
 import { clusterId, memberId, memberObjectName } from './identity.ts'
 import { KvMachine, type KvReply, type KvRoute } from './kv-machine.ts'
 import { MemberCore, MemberError } from './member-core.ts'
+import { EventWaiters, type WaitEventsReply, type WaitEventsRequest } from './event-waiters.ts'
 import { applyMigrations } from './migrations.ts'
 import { WatchHub } from './watch-hub.ts'
 import { serveHttpWatch, SocketWatches } from './watch-streams.ts'
@@ -77,6 +78,7 @@ export class Member extends DurableObject<Env> {
   private machine: KvMachine | undefined
   private watches: WatchHub | undefined
   private sockets: SocketWatches | undefined
+  private eventWaiters: EventWaiters | undefined
   private lastProgressNotifyMs = Date.now()
   private tickTimer: ReturnType<typeof setTimeout> | undefined
   private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
@@ -183,6 +185,12 @@ export class Member extends DurableObject<Env> {
       leaderName: this.nameById.get(core.lead),
       results: reads.map((r) => this.machine!.read(r.route, r.body)),
     }
+  }
+
+  /** Long-poll on the event log, for the lock and election services (event-waiters.ts). */
+  async waitEvents(name: string, request: WaitEventsRequest): Promise<WaitEventsReply> {
+    this.ensureStarted(name)
+    return this.eventWaiters!.wait(request)
   }
 
   // ---- watch streams (fetch from the front door: chunked HTTP or WebSocket) -----------------
@@ -365,6 +373,7 @@ export class Member extends DurableObject<Env> {
       fragmentBytes: this.config.maxRequestBytes,
     })
     this.sockets = new SocketWatches(this.watches)
+    this.eventWaiters = new EventWaiters(this.machine.store, header)
     for (const ws of this.ctx.getWebSockets()) this.sockets.streamOf(ws)
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!
     this.core = new MemberCore(
@@ -381,6 +390,7 @@ export class Member extends DurableObject<Env> {
         randomSeed: seed,
         afterApply: () => {
           this.watches!.notify()
+          this.eventWaiters!.notify()
           this.sockets!.persistAll()
         },
       },
