@@ -165,6 +165,25 @@ export const EtcdErrors = {
   ),
 } as const
 
+/**
+ * Errors of etcd's Lock and Election services (v3election, clientv3/concurrency). They are plain
+ * Go errors, which gRPC sends as Unknown (code 2, HTTP 500).
+ */
+export const ConcurrencyErrors = {
+  NoLeader: e(C.UNKNOWN, 'election: no leader'),
+  NotLeader: e(C.UNKNOWN, 'election: not leader'),
+  MissingLeaderKey: e(C.UNKNOWN, '"leader" field must be provided'),
+} as const
+
+/**
+ * An error from a call the Lock or Election service made on the KV or lease API. etcd's services
+ * use an in-process clientv3, whose errors are not gRPC statuses, so they leave as Unknown (code 2,
+ * HTTP 500) with the same message (e.g. "etcdserver: requested lease not found").
+ */
+export function innerCallError(err: EtcdError): EtcdError {
+  return new EtcdError(C.UNKNOWN, err.message)
+}
+
 /** A request body the gateway cannot decode (bad JSON, wrong type, bad base64): code 3, 400. */
 export function decodeError(message: string): EtcdError {
   return new EtcdError(C.INVALID_ARGUMENT, message)

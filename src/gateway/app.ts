@@ -15,7 +15,9 @@ import { registerLeaseRoutes } from './lease-routes.ts'
 import { registerMaintenanceRoutes, registerObservabilityRoutes } from './maintenance-routes.ts'
 import { registerAdminRoutes, registerSnapshotRoutes } from './snapshot-routes.ts'
 import { unmatchedResponse } from './unmatched.ts'
+import { registerElectionRoutes } from './election-routes.ts'
 import { errorResponse, jsonResponse, readBody, streamResponse, textResponse } from './http.ts'
+import { registerLockRoutes } from './lock-routes.ts'
 import type { MemberHandle } from './members.ts'
 import { callWithFailover, RetryableError, unavailable } from './routing.ts'
 
@@ -142,6 +144,8 @@ export function createApp(): Hono<AppEnv> {
     registerSnapshotRoutes(app, prefix)
   }
 
+  registerLockRoutes(app)
+  registerElectionRoutes(app)
   registerDevRoutes(app)
   registerAdminRoutes(app)
 

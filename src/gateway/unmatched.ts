@@ -8,7 +8,8 @@
 // - anything else: Go's mux 404 "404 page not found\n".
 import { CORS_HEADERS, textResponse } from './http.ts'
 
-const GATEWAY_PREFIX = /^\/v3(beta|alpha)?(\/|$)/
+// etcd 3.4 has no /v3alpha gateway at all: there, anything unmatched is Go's plain 404.
+const GATEWAY_PREFIX = /^\/v3(beta)?(\/|$)/
 const GET_ONLY = new Set(['/health', '/version'])
 
 /** The answer to `method path` when no route matched; `hasRoute` says whether any method has it. */

@@ -30,6 +30,7 @@ import {
 import { Recovery, type SavedSnapshot } from './recovery.ts'
 import type { RestoreOutcome } from './restore.ts'
 import type { MemberChangeReply, MemberRequest } from './membership-service.ts'
+import { EventWaiters, type WaitEventsReply, type WaitEventsRequest } from './event-waiters.ts'
 import { applyMigrations } from './migrations.ts'
 import { WatchHub } from './watch-hub.ts'
 import { serveHttpWatch, SocketWatches } from './watch-streams.ts'
@@ -113,6 +114,7 @@ export class Member extends DurableObject<Env> {
   private leases: LeaseTimer | undefined
   private sockets: SocketWatches | undefined
   private maintenance: MemberMaintenance | undefined
+  private eventWaiters: EventWaiters | undefined
   private lastProgressNotifyMs = Date.now()
   private tickTimer: ReturnType<typeof setTimeout> | undefined
   private readonly peerStubs = new Map<string, DurableObjectStub<Member>>()
@@ -405,6 +407,12 @@ export class Member extends DurableObject<Env> {
     }
   }
 
+  /** Long-poll on the event log, for the lock and election services (event-waiters.ts). */
+  async waitEvents(name: string, request: WaitEventsRequest): Promise<WaitEventsReply> {
+    this.ensureStarted(name)
+    return this.eventWaiters!.wait(request)
+  }
+
   // ---- watch streams (fetch from the front door: chunked HTTP or WebSocket) -----------------
 
   /** `/watch`: a watch stream on this member. The member's name comes in `x-edge-member`. */
@@ -695,6 +703,7 @@ export class Member extends DurableObject<Env> {
       drainBytesPerSec: this.config.watchWsDrainBytesPerSec,
       now: () => Date.now(),
     })
+    this.eventWaiters = new EventWaiters(this.machine.store, header)
     for (const ws of this.ctx.getWebSockets()) this.sockets.streamOf(ws)
     const maintenance = new MemberMaintenance({
       sql: storage.sql,
@@ -731,6 +740,7 @@ export class Member extends DurableObject<Env> {
         afterApply: () => {
           this.refreshMembers()
           this.watches!.notify()
+          this.eventWaiters!.notify()
           this.sockets!.persistAll()
         },
         onLeaderChange: (lead) => maintenance.onLeaderChange(lead),
